@@ -1,0 +1,1 @@
+"""podium's declarative layer (import name ``podium.declare``): desired state, plans, apply."""

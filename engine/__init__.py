@@ -1,0 +1,1 @@
+"""podium's embedded engine (import name ``podium.engine``)."""

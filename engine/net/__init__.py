@@ -1,0 +1,1 @@
+"""Networking: network modes, /etc/hosts and resolv.conf (bridges come later)."""

@@ -1,0 +1,1 @@
+"""The OCI runtime side: config.json generation, runc/crun and conmon driving."""

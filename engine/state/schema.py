@@ -1,0 +1,49 @@
+"""The store's schema as an ordered list of migrations.
+
+``PRAGMA user_version`` records how many have run; a newer podium migrates an
+older store forward inside one IMMEDIATE transaction, so two processes that open
+an old store at once cannot both migrate it. Config and state are JSON columns
+(frozen at create vs. mutable), next to the few columns queries filter on.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: images, names, layers, containers, volumes
+    """
+    CREATE TABLE images (
+        id       TEXT PRIMARY KEY,          -- config digest hex (Docker/Podman image id)
+        digest   TEXT NOT NULL,             -- manifest digest sha256:...
+        created  TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        manifest TEXT NOT NULL,             -- OCI manifest JSON
+        config   TEXT NOT NULL              -- OCI image config JSON
+    );
+    CREATE TABLE image_names (
+        name     TEXT PRIMARY KEY,          -- fully qualified: localhost/busybox:latest
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX image_names_image ON image_names(image_id);
+    CREATE TABLE layers (
+        diff_id  TEXT PRIMARY KEY,          -- sha256:<uncompressed digest>
+        size     INTEGER NOT NULL,
+        created  TEXT NOT NULL
+    );
+    CREATE TABLE containers (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        image_id TEXT,
+        pod_id   TEXT,
+        created  TEXT NOT NULL,
+        config   TEXT NOT NULL,             -- frozen at create
+        state    TEXT NOT NULL              -- status, pid, exit code, times
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    CREATE INDEX containers_pod ON containers(pod_id);
+    CREATE TABLE volumes (
+        name     TEXT PRIMARY KEY,
+        created  TEXT NOT NULL,
+        config   TEXT NOT NULL
+    );
+    """,
+]

@@ -1,0 +1,1 @@
+"""Layers, root filesystems and image archives on disk."""
