@@ -1,0 +1,107 @@
+"""Foreground containers: stream conmon's attach socket to our stdio, then return the exit code.
+
+conmon sends one packet per read of the container's output: a stream byte
+(2 stdout, 3 stderr) and up to 8192 bytes. What we write goes to the
+container's stdin (only with ``-i``); shutting down our write side closes it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import lifecycle
+from .containers import read_exit_file
+from .state import status as st
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+STDOUT, STDERR = 2, 3
+
+
+def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 0,
+                 stdout_fd: int = 1, stderr_fd: int = 2) -> int:
+    """Start ``c`` attached, copy its output until it ends, clean up; returns its exit code."""
+    ctrs = engine.containers
+    with ctrs.lock(c["id"]):
+        c = ctrs.reload(c["id"])
+        launched, sock = lifecycle.start_locked(engine, c, attach=True)
+    launched.close()
+    assert sock is not None
+    interactive = bool(c["config"].get("interactive")) and stdin_fd is not None
+    if interactive:
+        threading.Thread(target=_pump_stdin, args=(stdin_fd, sock), daemon=True).start()
+    else:
+        sock.shutdown(socket.SHUT_WR)
+    try:
+        copy_output(sock, stdout_fd, stderr_fd)
+    finally:
+        sock.close()
+    code = wait_exit_code(engine, c["id"])
+    with ctrs.lock(c["id"]):
+        lifecycle.cleanup_locked(engine, c["id"], restart=True)
+    if engine.store.container(c["id"]) is None:
+        try:
+            os.unlink(engine.paths.exit_file(c["id"]))
+        except OSError:
+            pass
+    return code
+
+
+def copy_output(sock: socket.socket, stdout_fd: int, stderr_fd: int) -> None:
+    while True:
+        data = sock.recv(8193)
+        if not data:
+            return
+        fd = stderr_fd if data[0] == STDERR else stdout_fd
+        _write_all(fd, data[1:])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BrokenPipeError:
+            return
+        view = view[n:]
+
+
+def _pump_stdin(fd: int, sock: socket.socket) -> None:
+    try:
+        while True:
+            r, _, _ = select.select([fd], [], [])
+            data = os.read(fd, 8192)
+            if not data:
+                break
+            sock.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def wait_exit_code(engine: "Engine", cid: str) -> int:
+    """The exit code, from conmon's exit file or, once the exit command ran, from the store."""
+    exit_file = engine.paths.exit_file(cid)
+    interval = 0.001
+    while True:
+        code = read_exit_file(exit_file)
+        if code is not None:
+            return code
+        c = engine.store.container(cid)
+        if c is not None and c["state"]["status"] == st.EXITED:
+            return int(c["state"].get("exit_code", 0))
+        if c is None:
+            code = read_exit_file(exit_file)
+            return code if code is not None else 0
+        time.sleep(interval)
+        interval = min(interval * 2, 0.05)

@@ -1,0 +1,281 @@
+"""Running containers: start (conmon + runtime), stop, kill, wait, and cleanup at exit.
+
+``cleanup`` is what conmon's exit command runs when a container ends, in a
+fresh podium process: it records the exit code, deletes the runtime state,
+unmounts the root filesystem, applies the restart policy and ``--rm``. Every
+step here runs with the container's file lock held (lock, reload, act), so the
+CLI and the exit command can race safely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from .containers import read_exit_file
+from .errors import InvalidState, PodiumError, RuntimeFailure
+from .runtime import conmon
+from .state import status as st
+from .timeutil import iso_from_ns, now_iso
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+INIT_BINARY = "/usr/bin/catatonit"
+STOP_KILL_WAIT_S = 10.0
+
+
+def cuuid(cid: str) -> str:
+    """conmon's socket name: short, because a unix socket path is limited to 108 bytes."""
+    return cid[:24]
+
+
+def start(engine: "Engine", ref: str, *, attach: bool = False) -> tuple[dict[str, Any], socket.socket | None]:
+    """Start a created or exited container; with ``attach`` also return its attach socket."""
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    with ctrs.lock(c["id"]):
+        c = ctrs.sync(ctrs.reload(c["id"]))
+        status = c["state"]["status"]
+        if status in st.ACTIVE:
+            if attach:
+                raise InvalidState(f"container {c['name']} is already running")
+            return c, None
+        if status == st.EXITED:
+            cleanup_locked(engine, c["id"], restart=False)
+            c = ctrs.reload(c["id"])
+        launched, sock = start_locked(engine, c, attach=attach)
+        launched.close()
+        return ctrs.reload(c["id"]), sock
+
+
+def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False
+                 ) -> tuple[conmon.Launched, socket.socket | None]:
+    from .runtime.ocispec import build_config
+    from .runtime.oci import cgroup_v2_unified
+    from .storage.overlay import mount_rootfs, unmount_rootfs
+    from .net.etcfiles import write_etc_files
+
+    paths, cid, config = engine.paths, c["id"], c["config"]
+    image = engine.store.image(c["image_id"]) if c["image_id"] else None
+    if image is None:
+        raise RuntimeFailure(f"container {c['name']}: its image {c['image_id'][:12]} was removed")
+    bundle = paths.bundle(cid)
+    bundle.mkdir(parents=True, exist_ok=True)
+    cdir = paths.container_dir(cid)
+    merged = cdir / "merged"
+    mounted = False
+    try:
+        mode = mount_rootfs(engine.images.layer_dirs(image), cdir / "upper", cdir / "work", merged)
+        mounted = mode == "overlay"
+        _prepare_volumes(config, merged)
+        etc = write_etc_files(bundle, config, paths)
+        spec = build_config(
+            config, cid=cid, rootfs=str(merged), etc_files=etc,
+            cgroup_path=f"/podium/podium-{cid}", cgroup_v2=cgroup_v2_unified(),
+            init_path=INIT_BINARY if config.get("init") else None,
+        )
+        with open(bundle / "config.json", "w") as f:
+            json.dump(spec, f)
+        for stale in (paths.exit_file(cid), paths.socks / cuuid(cid)):
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
+        shutil.rmtree(paths.persist(cid), ignore_errors=True)
+        paths.persist(cid).mkdir(parents=True, exist_ok=True)
+        argv = conmon.conmon_argv(
+            conmon=conmon.find_conmon(), cid=cid, cuuid=cuuid(cid), name=c["name"],
+            runtime_path=engine.runtime.path, runtime_root=paths.runtime_root, bundle=bundle,
+            log_path=cdir / "ctr.log", exit_dir=paths.exits, persist_dir=paths.persist(cid),
+            socket_dir=paths.socks, stdin=bool(config.get("interactive")),
+            exit_command=engine.self_command() + ["container", "cleanup", cid],
+        )
+        launched = conmon.launch(argv, bundle=bundle)
+    except BaseException as exc:
+        engine.runtime.delete(cid) if isinstance(exc, PodiumError) else None
+        if mounted:
+            unmount_rootfs(merged)
+        if isinstance(exc, PodiumError):
+            _set_state(engine, c, error=str(exc))
+        raise
+    sock = None
+    try:
+        if attach:
+            sock = conmon.attach_socket(paths.socks, cuuid(cid))
+        engine.runtime.start(cid)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        engine.runtime.kill(cid, "KILL")
+        launched.close()
+        raise
+    _set_state(engine, c, status=st.RUNNING, pid=launched.pid, conmon_pid=launched.conmon_pid,
+               started_at=now_iso(), finished_at="", exit_code=0, error="",
+               stopped_by_user=False, attached=attach)
+    return launched, sock
+
+
+def _prepare_volumes(config: dict[str, Any], rootfs: os.PathLike[str]) -> None:
+    """Copy the image's content at a volume's mount point into the volume the first time."""
+    for m in config["mounts"]:
+        if m["type"] != "volume" or not m.get("source"):
+            continue
+        src = os.path.join(rootfs, m["destination"].lstrip("/"))
+        dst = m["source"]
+        if os.path.isdir(src) and not os.path.islink(src) and not os.listdir(dst):
+            shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+
+
+def _set_state(engine: "Engine", c: dict[str, Any], **changes: Any) -> None:
+    c["state"].update(changes)
+    with engine.store.write():
+        engine.store.set_container_state(c["id"], c["state"])
+
+
+def stop(engine: "Engine", ref: str, *, timeout: int | None = None) -> str:
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    with ctrs.lock(c["id"]):
+        c = ctrs.sync(ctrs.reload(c["id"]))
+        if c["state"]["status"] in st.ACTIVE:
+            stop_locked(engine, c, timeout=timeout)
+        elif c["state"].get("restart_policy_pending"):
+            pass
+        cleanup_locked(engine, c["id"], restart=False)
+    return c["name"]
+
+
+def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = None) -> None:
+    """Stop signal, grace period, then SIGKILL; the exit file tells us it is over."""
+    cid, config = c["id"], c["config"]
+    grace = config.get("stop_timeout", 10) if timeout is None else timeout
+    _set_state(engine, c, status=st.STOPPING, stopped_by_user=True)
+    exit_file = engine.paths.exit_file(cid)
+    if c["state"].get("status") == st.PAUSED:
+        engine.runtime.resume(cid)
+    if grace > 0 and engine.runtime.kill(cid, config.get("stop_signal") or "SIGTERM"):
+        if conmon.wait_for_file(exit_file, grace):
+            return
+    engine.runtime.kill(cid, "KILL", all_procs=False)
+    if not conmon.wait_for_file(exit_file, STOP_KILL_WAIT_S):
+        raise RuntimeFailure(f"container {c['name']} did not exit after SIGKILL")
+
+
+def kill(engine: "Engine", ref: str, *, signal: str = "SIGKILL") -> str:
+    from .spec import parse_signal, signal_name
+    num = parse_signal(signal)
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    with ctrs.lock(c["id"]):
+        c = ctrs.sync(ctrs.reload(c["id"]))
+        st.require(c["name"], c["state"]["status"], (st.RUNNING, st.PAUSED, st.STOPPING), "kill")
+        if num in (9, 15, 2):
+            _set_state(engine, c, stopped_by_user=True)
+        engine.runtime.kill(c["id"], signal_name(num)[3:] if signal_name(num).startswith("SIG") else str(num))
+    return c["name"]
+
+
+def restart(engine: "Engine", ref: str, *, timeout: int | None = None) -> str:
+    stop(engine, ref, timeout=timeout)
+    start(engine, ref)
+    return engine.containers.get(ref)["name"]
+
+
+def wait(engine: "Engine", ref: str, *, conditions: tuple[str, ...] = ("exited", "stopped"),
+         interval: float = 0.05) -> int:
+    """Block until the container leaves running; returns its exit code (Podman's wait)."""
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    cid = c["id"]
+    want = {"stopped" if s == "exited" else s for s in conditions}
+    while True:
+        status = c["state"]["status"]
+        if status == st.EXITED and ("stopped" in want or "exited" in want):
+            return int(c["state"].get("exit_code", 0))
+        if status in want:
+            return int(c["state"].get("exit_code", 0))
+        time.sleep(interval)
+        c = engine.store.container(cid)
+        if c is None:
+            code = read_exit_file(engine.paths.exit_file(cid))
+            if code is not None:
+                return code
+            raise PodiumError(f"container {ref} was removed before it exited")
+        ctrs.sync(c)
+
+
+def cleanup(engine: "Engine", cid: str) -> None:
+    """conmon's exit command: record the exit, tidy up, restart or remove as configured."""
+    with engine.containers.lock(cid):
+        cleanup_locked(engine, cid, restart=True)
+
+
+def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
+    from .storage.overlay import unmount_rootfs
+
+    c = engine.store.container(cid)
+    if c is None:
+        return
+    state, paths = c["state"], engine.paths
+    if state["status"] == st.CREATED and not (paths.bundle(cid) / "config.json").exists():
+        return
+    exit_file = paths.exit_file(cid)
+    code = read_exit_file(exit_file)
+    was_active = state["status"] in st.ACTIVE
+    if was_active:
+        if code is None:
+            rs = engine.runtime.state(cid)
+            if rs and rs.get("status") in ("running", "created", "paused"):
+                return  # still alive: nothing to clean up
+        state.update(status=st.EXITED, pid=0, exit_code=-1 if code is None else code,
+                     finished_at=iso_from_ns(os.stat(exit_file).st_mtime_ns) if code is not None else now_iso())
+    engine.runtime.delete(cid)
+    unmount_rootfs(paths.container_dir(cid) / "merged")
+    attached = state.pop("attached", False)
+    for p in (paths.socks / cuuid(cid),):
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    shutil.rmtree(paths.persist(cid), ignore_errors=True)
+    for leftover in ("pidfile", "conmon.pid", "attach", "ctl", "winsz", "conmon.err"):
+        try:
+            os.unlink(paths.bundle(cid) / leftover)
+        except OSError:
+            pass
+    config = c["config"]
+    policy = config.get("restart_policy") or {"Name": "no"}
+    if restart and was_active and _should_restart(policy, state):
+        state["restart_count"] = state.get("restart_count", 0) + 1
+        _set_state(engine, c)
+        time.sleep(min(0.1 * (2 ** min(state["restart_count"], 6)), 5.0))
+        try:
+            launched, _ = start_locked(engine, engine.store.container(cid) or c)
+            launched.close()
+        except PodiumError:
+            pass
+        return
+    _set_state(engine, c)
+    if config.get("remove"):
+        engine.containers.purge(c, volumes=True)
+        if attached and restart:
+            return  # the attached CLI reads, then removes, the exit file
+    try:
+        os.unlink(exit_file)
+    except OSError:
+        pass
+
+
+def _should_restart(policy: dict[str, Any], state: dict[str, Any]) -> bool:
+    name = policy.get("Name", "no")
+    if state.get("stopped_by_user") or name == "no":
+        return False
+    if name == "on-failure":
+        limit = int(policy.get("MaximumRetryCount") or 0)
+        return state.get("exit_code", 0) != 0 and (limit == 0 or state.get("restart_count", 0) < limit)
+    return name in ("always", "unless-stopped")

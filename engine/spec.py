@@ -1,0 +1,206 @@
+"""The neutral container spec every input converges on, and its value parsers.
+
+CLI flags, REST bodies, kube pods and compose services all become a
+``ContainerSpec``; ``create`` turns it, together with its image, into the frozen
+config stored with the container. The short syntaxes users type (``64m``,
+``on-failure:3``, ``/src:/dst:ro``) are parsed here, once, with errors that say
+which value was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+@dataclass
+class ContainerSpec:
+    """What a user asks for; ``None`` means "the image's or podium's default"."""
+
+    image: str
+    name: str | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None          # [] clears the image's entrypoint
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    user: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)  # "HOST:CTR[:ro]" or "CTR" (anonymous)
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # already-parsed long form
+    tmpfs: dict[str, str] = field(default_factory=dict)  # dest -> options ("size=64m,mode=1777")
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    memory: str | int | None = None
+    cpus: str | float | None = None
+    pids_limit: int | None = None
+    shm_size: str | int | None = None
+    hostname: str | None = None
+    restart: str | None = None
+    init: bool = False
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    interactive: bool = False
+    tty: bool = False
+    remove: bool = False
+    network: str | None = None
+    ports: list[str] = field(default_factory=list)
+    ulimits: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    pod: str | None = None
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
+               "g": 1024**3, "gb": 1024**3, "t": 1024**4, "tb": 1024**4}
+
+
+def parse_size(value: str | int, *, what: str = "size") -> int:
+    """``64m`` -> 67108864, as Docker's RAMInBytes reads it (binary units)."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"invalid {what} {value!r}: must not be negative")
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]{0,2})\s*", str(value))
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise ConfigError(f"invalid {what} {value!r}: use a number with an optional unit b, k, m or g")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+
+
+def parse_memory(value: str | int) -> int:
+    n = parse_size(value, what="memory")
+    if n < 6 * 1024 * 1024:
+        raise ConfigError(f"invalid memory {value!r}: the minimum allowed memory limit is 6MB")
+    return n
+
+
+def parse_cpus(value: str | float) -> float:
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid cpus {value!r}: expected a number such as 0.5 or 2") from None
+    if n <= 0:
+        raise ConfigError(f"invalid cpus {value!r}: must be greater than 0")
+    return n
+
+
+def parse_restart(value: str | None) -> dict[str, Any]:
+    """``on-failure:3`` -> {"Name": "on-failure", "MaximumRetryCount": 3} (Docker's shape)."""
+    if not value:
+        return {"Name": "no", "MaximumRetryCount": 0}
+    name, _, count = value.partition(":")
+    if name not in RESTART_POLICIES:
+        raise ConfigError(f"invalid restart policy {value!r}: use one of {', '.join(RESTART_POLICIES)}")
+    retries = 0
+    if count:
+        if name != "on-failure":
+            raise ConfigError(f"invalid restart policy {value!r}: only on-failure takes a retry count")
+        if not count.isdigit():
+            raise ConfigError(f"invalid restart policy {value!r}: the retry count must be a number")
+        retries = int(count)
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def parse_env_line(line: str) -> tuple[str, str | None]:
+    """``K=V`` -> (K, V); a bare ``K`` takes its value from the caller's environment (None)."""
+    key, sep, value = line.partition("=")
+    if not key or any(c.isspace() for c in key):
+        raise ConfigError(f"invalid environment variable {line!r}")
+    return key, (value if sep else None)
+
+
+def read_env_file(path: str) -> list[str]:
+    """Lines of an ``--env-file``: ``K=V``, ``K`` (from the environment), comments and blanks skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc.strerror}") from None
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def parse_volume(value: str) -> dict[str, Any]:
+    """``-v HOST:CTR[:opts]`` (bind when HOST is a path) or ``-v CTR`` (anonymous volume)."""
+    parts = value.split(":")
+    if len(parts) == 1:
+        dest, source, opts = parts[0], None, []
+    elif len(parts) in (2, 3):
+        source, dest = parts[0], parts[1]
+        opts = parts[2].split(",") if len(parts) == 3 and parts[2] else []
+    else:
+        raise ConfigError(f"invalid volume {value!r}: expected HOST:CONTAINER[:OPTIONS]")
+    if not dest.startswith("/"):
+        raise ConfigError(f"invalid volume {value!r}: the container path must be absolute")
+    for o in opts:
+        if o not in ("ro", "rw", "z", "Z", "rprivate", "private", "shared", "rshared", "slave",
+                     "rslave", "nocopy", "copy", "bind", "rbind", "U", "noexec", "exec", "nosuid",
+                     "suid", "nodev", "dev"):
+            raise ConfigError(f"invalid volume {value!r}: unknown option {o!r}")
+    ro = "ro" in opts
+    if source is None:
+        return {"type": "volume", "source": "", "destination": dest, "rw": True, "options": []}
+    if source.startswith("/") or source.startswith("."):
+        return {"type": "bind", "source": source, "destination": dest, "rw": not ro,
+                "options": [o for o in opts if o not in ("ro", "rw", "z", "Z")]}
+    return {"type": "volume", "source": source, "destination": dest, "rw": not ro, "options": []}
+
+
+def parse_tmpfs(value: str) -> tuple[str, str]:
+    dest, _, opts = value.partition(":")
+    if not dest.startswith("/"):
+        raise ConfigError(f"invalid tmpfs {value!r}: the container path must be absolute")
+    return dest, opts
+
+
+def parse_ulimit(value: str) -> dict[str, Any]:
+    """``nofile=1024:2048`` -> {"name": "nofile", "soft": 1024, "hard": 2048}."""
+    name, sep, limits = value.partition("=")
+    soft, _, hard = limits.partition(":")
+    try:
+        s = int(soft)
+        h = int(hard) if hard else s
+    except ValueError:
+        raise ConfigError(f"invalid ulimit {value!r}: expected NAME=SOFT[:HARD]") from None
+    if not sep or not name:
+        raise ConfigError(f"invalid ulimit {value!r}: expected NAME=SOFT[:HARD]")
+    if s > h:
+        raise ConfigError(f"invalid ulimit {value!r}: soft limit above hard limit")
+    return {"name": name, "soft": s, "hard": h}
+
+
+SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+    "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
+    "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23,
+    "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+}
+
+
+def parse_signal(value: str | int) -> int:
+    """``SIGTERM``, ``TERM``, ``term`` or ``15`` -> 15."""
+    s = str(value).strip().upper()
+    if s.isdigit():
+        n = int(s)
+        if 1 <= n <= 64:
+            return n
+    else:
+        s = s[3:] if s.startswith("SIG") else s
+        if s in SIGNALS:
+            return SIGNALS[s]
+        m = re.fullmatch(r"RTMIN\+(\d+)", s)
+        if m and int(m.group(1)) <= 30:
+            return 34 + int(m.group(1))
+    raise ConfigError(f"invalid signal {value!r}")
+
+
+def signal_name(num: int) -> str:
+    for name, n in SIGNALS.items():
+        if n == num:
+            return "SIG" + name
+    return str(num)
