@@ -161,7 +161,9 @@ def convert(profile: dict, caps: list[str] | tuple[str, ...], arch: str | None =
             rule["errnoRet"] = ret
         args = call.get("args")
         if args:
-            rule["args"] = [{k: a[k] for k in _ARG_KEYS if k in a} for a in args]
+            # valueTwo 0 is omitted, as Go's omitempty does in Podman's output.
+            rule["args"] = [{k: a[k] for k in _ARG_KEYS if k in a and (k != "valueTwo" or a[k])}
+                            for a in args]
         rules.append(rule)
     out["syscalls"] = rules
     return out
