@@ -1,0 +1,1 @@
+"""podium's command line: thin click commands over the engine facade."""
