@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import uuid
@@ -22,7 +23,11 @@ CATATONIT = "/usr/bin/catatonit"
 CGROUP_V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 if os.geteuid() != 0 or not os.access(RUNC, os.X_OK):
-    pytest.skip("SKIPPED LOUDLY: needs root and runc to run real containers", allow_module_level=True)
+    _why = "test_ocispec_runc needs root and runc to run real containers"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"required under CI: {_why}", pytrace=False)
+    print(f"\nSKIPPED (integration): {_why}", file=sys.stderr)
+    pytest.skip(_why, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
