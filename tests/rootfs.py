@@ -70,3 +70,13 @@ def write_rootfs_tar(dest: str | os.PathLike[str], *, extra: dict[str, bytes] | 
         for name, data in (extra or {}).items():
             add_file(tf, name.lstrip("/"), data, 0o755 if name.endswith(".sh") else 0o644)
     return dest
+
+
+if __name__ == "__main__":
+    import sys
+
+    extra = {}
+    for arg in sys.argv[2:]:
+        name, _, text = arg.partition("=")
+        extra[name] = text.encode() + b"\n"
+    print(write_rootfs_tar(sys.argv[1], extra=extra))
