@@ -1,0 +1,259 @@
+"""Image layers + a container's upper dir -> one mounted root filesystem.
+
+The normal path is one mount(2) call through ctypes: no ``mount`` process, no
+heavy imports, because every ``podium run`` pays for this. Where overlayfs is
+unavailable (no module, nested overlay, some container hosts) the layers are
+copied into the merged directory once, lowest first, honouring whiteouts and
+opaque directories exactly as overlayfs would have.
+
+Layer directories come from ``archive.extract_layer``: deletions are already
+overlay whiteouts (0/0 char devices) and ``trusted.overlay.opaque=y``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+
+PAGE = 4096
+MNT_DETACH = 2
+OPAQUE = "trusted.overlay.opaque"
+_FALLBACK_ERRNOS = (errno.EINVAL, errno.ENODEV, errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP)
+_libc: Any = None
+
+
+def _lib() -> Any:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                              ctypes.c_ulong, ctypes.c_char_p)
+        lib.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+        _libc = lib
+    return _libc
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
+def _unescape(field: str) -> str:
+    """Undo mountinfo's octal escapes (\\040 for a space, ...)."""
+    if "\\" not in field:
+        return field
+    out, i = bytearray(), 0
+    raw = field.encode()
+    while i < len(raw):
+        if raw[i] == 0x5C and i + 3 < len(raw) and raw[i + 1:i + 4].isdigit():
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 4
+        else:
+            out.append(raw[i])
+            i += 1
+    return os.fsdecode(bytes(out))
+
+
+def is_mounted(path: Path | str) -> bool:
+    """Whether ``path`` is a mount point in this mount namespace."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                fields = line.split(" ", 5)
+                if len(fields) > 4 and _unescape(fields[4]) == target:
+                    return True
+    except FileNotFoundError:  # no /proc: ask the kernel the slow way
+        return os.path.ismount(target)
+    return False
+
+
+def _copy_marker(merged: Path) -> Path:
+    return merged.with_name(merged.name + ".copied")
+
+
+def overlay_options(lowers: list[Path], upper: Path, work: Path) -> bytes:
+    """The mount data string; refuses what overlayfs cannot parse or take."""
+    for p in (*lowers, upper, work):
+        if "," in str(p) or ":" in str(p):
+            raise StoreError(f"cannot use {p} in an overlay mount: path contains ',' or ':'")
+    opts = (f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work}"
+            ).encode()
+    if len(opts) >= PAGE:
+        raise StoreError(f"image has too many layers for one overlay mount ({len(lowers)} "
+                         f"layers: the mount options are {len(opts)} bytes, the kernel "
+                         f"limit is {PAGE - 1}); flatten the image")
+    return opts
+
+
+def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
+                 method: str = "auto") -> str:
+    """Mount ``lowers`` (top first) + ``upper`` on ``merged``; returns "overlay" or "copy".
+
+    ``method`` "auto" tries overlayfs and falls back to copying when the kernel
+    refuses it (EINVAL, ENODEV, EPERM, ...); "overlay" never falls back; "copy"
+    always copies. Mounting an already mounted or already copied rootfs is a no-op.
+    """
+    merged, upper, work = Path(merged), Path(upper), Path(work)
+    lowers = [Path(p) for p in lowers]
+    if method not in ("auto", "overlay", "copy"):
+        raise ValueError(f"unknown rootfs method {method!r}")
+    if _copy_marker(merged).exists():
+        return "copy"
+    if is_mounted(merged):
+        return "overlay"
+    merged.mkdir(parents=True, exist_ok=True)
+    if method != "copy" and lowers:
+        opts = overlay_options(lowers, upper, work)
+        upper.mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+        if _lib().mount(b"overlay", os.fsencode(merged), b"overlay", 0, opts) == 0:
+            return "overlay"
+        err = _errno()
+        if method == "overlay" or err not in _FALLBACK_ERRNOS:
+            raise StoreError(f"cannot mount overlay on {merged}: {os.strerror(err)}")
+    copy_layers(lowers, merged)
+    _copy_marker(merged).touch()
+    return "copy"
+
+
+def unmount_rootfs(merged: Path) -> None:
+    """Unmount a rootfs (lazily if busy); a no-op when it is not mounted."""
+    target = os.fsencode(merged)
+    for _ in range(8):  # stacked mounts: peel them all
+        if not is_mounted(merged):
+            return
+        if _lib().umount2(target, 0) == 0:
+            continue
+        err = _errno()
+        if err in (errno.EINVAL, errno.ENOENT):
+            return
+        if err == errno.EBUSY and _lib().umount2(target, MNT_DETACH) == 0:
+            continue
+        raise StoreError(f"cannot unmount {merged}: {os.strerror(err)}")
+
+
+# ---- copy fallback ------------------------------------------------------------------
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _clear_dir(path: str) -> None:
+    for name in os.listdir(path):
+        _remove(os.path.join(path, name))
+
+
+def _meta(src: str, dst: str, st: os.stat_result) -> None:
+    os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+    try:
+        for name in os.listxattr(src, follow_symlinks=False):
+            if not name.startswith("trusted.overlay."):
+                os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False),
+                            follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _copy_file(src: str, dst: str) -> None:
+    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       0o600)
+        try:
+            left = os.fstat(fin).st_size
+            while left > 0:
+                n = os.sendfile(fout, fin, None, min(left, 1 << 30))
+                if n == 0:
+                    break
+                left -= n
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
+
+
+def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
+    """Lay one layer directory ``src`` over ``dst``, overlayfs-style.
+
+    ``dst`` is always a real directory here (a symlink in its place was replaced
+    first), so nothing is ever written through a symlink.
+    """
+    dirs = []
+    with os.scandir(src) as it:
+        for entry in it:
+            s, d = entry.path, os.path.join(dst, entry.name)
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            if stat.S_ISCHR(mode) and st.st_rdev == 0:  # whiteout: delete below
+                _remove(d)
+                continue
+            if stat.S_ISDIR(mode):
+                try:
+                    dst_is_dir = stat.S_ISDIR(os.lstat(d).st_mode)
+                except FileNotFoundError:
+                    dst_is_dir = None
+                if dst_is_dir is False:
+                    os.unlink(d)
+                if not dst_is_dir:
+                    os.mkdir(d, 0o700)
+                else:
+                    try:
+                        if os.getxattr(s, OPAQUE, follow_symlinks=False) == b"y":
+                            _clear_dir(d)
+                    except OSError:
+                        pass
+                _apply(s, d, links)
+                dirs.append((s, d, st))
+                continue
+            _remove(d)
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in links:
+                os.link(links[key], d, follow_symlinks=False)
+                continue
+            if stat.S_ISREG(mode):
+                _copy_file(s, d)
+            elif stat.S_ISLNK(mode):
+                os.symlink(os.readlink(s), d)
+            else:
+                os.mknod(d, mode, st.st_rdev)
+            _meta(s, d, st)
+            if st.st_nlink > 1:
+                links[key] = d
+    for s, d, st in dirs:
+        _meta(s, d, st)
+
+
+def copy_layers(lowers: list[Path], merged: Path) -> None:
+    """Copy layers (top first, as for overlay) into ``merged``, lowest first.
+
+    A half-done earlier copy (no marker) is wiped first, so the result never
+    mixes two attempts.
+    """
+    merged.mkdir(parents=True, exist_ok=True)
+    _clear_dir(str(merged))
+    for layer in reversed(lowers):
+        _apply(str(layer), str(merged), {})
+        _meta(str(layer), str(merged), os.lstat(layer))
