@@ -269,7 +269,8 @@ class _Unpacker:
             os.close(self._cache[1])
             self._cache = None
 
-    def open_dir(self, parts: list[str], name: str, *, create: bool) -> int:
+    def open_dir(self, parts: list[str], name: str, *, create: bool,
+                 missing: str | None = None) -> int:
         """An fd for the directory ``parts`` (a new fd the caller closes)."""
         key = tuple(parts)
         if self._cache is not None and self._cache[0] == key:
@@ -281,7 +282,8 @@ class _Unpacker:
                     nfd = os.open(p, _DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
-                        raise ArchiveError(f"refusing entry {name!r}: {p!r} does not exist") from None
+                        raise ArchiveError(missing or f"refusing entry {name!r}: {p!r} does "
+                                           "not exist") from None
                     os.mkdir(p, 0o755, dir_fd=fd)
                     nfd = os.open(p, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
@@ -333,8 +335,7 @@ class _Unpacker:
             if name.startswith("trusted.overlay."):
                 continue  # whiteouts come as .wh. entries; never trust raw overlay attrs
             try:
-                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"))
             except OSError as exc:
                 if exc.errno not in (errno.ENOTSUP, errno.EPERM, errno.EOPNOTSUPP):
                     raise
@@ -426,13 +427,14 @@ class _Unpacker:
             raise ArchiveError(f"refusing hard link {m.name!r} to the root directory")
         if tparts == parts:
             return
-        tfd = self.open_dir(tparts[:-1], m.name, create=False)
+        missing = (f"refusing hard link {m.name!r}: target {m.linkname!r} does not exist "
+                   "(not an earlier entry of this layer)")
+        tfd = self.open_dir(tparts[:-1], m.name, create=False, missing=missing)
         try:
             try:
                 st = os.stat(tparts[-1], dir_fd=tfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise ArchiveError(f"refusing hard link {m.name!r}: target {m.linkname!r} "
-                                   "is not an earlier entry of this layer") from None
+                raise ArchiveError(missing) from None
             if stat.S_ISDIR(st.st_mode):
                 raise ArchiveError(f"refusing hard link {m.name!r} to directory {m.linkname!r}")
             self._clear(pfd, base, keep_dir=False)
