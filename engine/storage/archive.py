@@ -476,6 +476,8 @@ def _unpack(tee: _Tee, root_fd: int) -> None:
             except ArchiveError:
                 raise
             except tarfile.TarError as exc:
+                if "end of data" in str(exc):
+                    raise ArchiveError(f"archive is truncated inside {m.name!r}") from None
                 raise ArchiveError(f"corrupt archive at entry {m.name!r}: {exc}") from None
             except OSError as exc:
                 raise ArchiveError(f"cannot extract entry {m.name!r}: {exc.strerror or exc}") from None
