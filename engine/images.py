@@ -230,13 +230,20 @@ def apply_changes(config: dict[str, Any], changes: Iterable[str]) -> dict[str, A
 
 @dataclass
 class RemoveReport:
-    """What ``remove`` did for one reference (Podman's per-item report)."""
+    """What ``remove`` did for one reference (Podman's ImageRemoveReport, per item).
+
+    ``deleted`` lists the image ids removed (empty when only a name went away);
+    ``get()`` allows dict-style reads, ``report.get("untagged", [])``.
+    """
 
     ref: str
     id: str | None = None
     untagged: list[str] = field(default_factory=list)
-    deleted: bool = False
+    deleted: list[str] = field(default_factory=list)
     error: PodiumError | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 @dataclass
@@ -652,7 +659,7 @@ class ImageStore:
                 rep.untagged = self.store.image_names(img["id"])
                 self.store.delete_image(img["id"])
                 self._collect(img, trash, moved)
-            rep.deleted = True
+            rep.deleted = [img["id"]]
         except BaseException:
             for src, dst in reversed(moved):  # the rows stay: put their files back
                 os.rename(dst, src)

@@ -22,6 +22,7 @@ from ..errors import StoreError
 
 PAGE = 4096
 MNT_DETACH = 2
+MS_NODEV = 4  # as Podman mounts container roots: device nodes in an image never open
 OPAQUE = "trusted.overlay.opaque"
 _FALLBACK_ERRNOS = (errno.EINVAL, errno.ENODEV, errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP)
 _libc: Any = None
@@ -115,7 +116,7 @@ def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
         opts = overlay_options(lowers, upper, work)
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
-        if _lib().mount(b"overlay", os.fsencode(merged), b"overlay", 0, opts) == 0:
+        if _lib().mount(b"overlay", os.fsencode(merged), b"overlay", MS_NODEV, opts) == 0:
             return "overlay"
         err = _errno()
         if method == "overlay" or err not in _FALLBACK_ERRNOS:

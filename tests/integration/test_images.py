@@ -157,12 +157,13 @@ def test_import_inspect_tag_rmi(root: Root, rootfs_tar: Path) -> None:
     assert ims.tag("busybox", "foo") == "localhost/foo:latest"
     assert ims.resolve("foo")["id"] == img["id"]
     [rep] = ims.remove(["foo"])
-    assert (rep.untagged, rep.deleted, rep.error) == (["localhost/foo:latest"], False, None)
+    assert (rep.untagged, rep.deleted, rep.error) == (["localhost/foo:latest"], [], None)
     ims.tag(img["id"], "quay.io/x/y:1")
     [rep] = ims.remove([img["id"][:12]])
     assert isinstance(rep.error, InUse) and "several names" in str(rep.error)
     [rep] = ims.remove([img["id"][:12]], force=True)
-    assert rep.deleted and sorted(rep.untagged) == ["localhost/busybox:latest", "quay.io/x/y:1"]
+    assert rep.deleted == [img["id"]] and rep.get("error") is None
+    assert sorted(rep.get("untagged")) == ["localhost/busybox:latest", "quay.io/x/y:1"]
     assert ims.list() == []
     assert list(paths.blobs.iterdir()) == [] and list(paths.layers.iterdir()) == []
     assert list(paths.tmp.iterdir()) == []

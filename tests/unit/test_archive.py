@@ -191,6 +191,35 @@ def test_diff_id_size_and_blob_copy(tmp_path: Path) -> None:
         extract_layer(io.BytesIO(data), tmp_path / "gz")
 
 
+def _zstd(data: bytes) -> bytes:
+    import shutil
+    import subprocess
+
+    if shutil.which("zstd") is None:
+        pytest.skip("zstd is not installed")
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True,
+                          check=True).stdout
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "xz", "zstd"])
+def test_compressed_layers(tmp_path: Path, compress: str) -> None:
+    import bz2
+    import lzma
+
+    data = make_tar([entry("f", data=os.urandom(70000)), entry("g", "sym", linkname="f")])
+    packed = {"gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
+              "zstd": _zstd}[compress](data)
+    assert extract_layer(io.BytesIO(packed), tmp_path / "d", copy_to=tmp_path / "b") == (
+        "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+    assert (tmp_path / "b").read_bytes() == data
+    assert os.readlink(tmp_path / "d/g") == "f"
+    # cut short: refused, nothing left behind
+    with pytest.raises(ArchiveError):
+        extract_layer(io.BytesIO(packed[: len(packed) * 2 // 3]), tmp_path / "e",
+                      copy_to=tmp_path / "c")
+    assert sorted(os.listdir(tmp_path)) == ["b", "d"]
+
+
 def test_empty_layer(tmp_path: Path) -> None:
     diff_id, size = extract_layer(io.BytesIO(b"\0" * 1024), tmp_path / "empty")
     assert diff_id == "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
