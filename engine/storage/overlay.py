@@ -37,6 +37,13 @@ def _lib() -> Any:
         lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                               ctypes.c_ulong, ctypes.c_char_p)
         lib.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+        if hasattr(lib, "fsconfig"):
+            lib.fsopen.argtypes = (ctypes.c_char_p, ctypes.c_uint)
+            lib.fsconfig.argtypes = (ctypes.c_int, ctypes.c_uint, ctypes.c_char_p,
+                                     ctypes.c_char_p, ctypes.c_int)
+            lib.fsmount.argtypes = (ctypes.c_int, ctypes.c_uint, ctypes.c_uint)
+            lib.move_mount.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                       ctypes.c_char_p, ctypes.c_uint)
         _libc = lib
     return _libc
 
@@ -81,6 +88,10 @@ def _copy_marker(merged: Path) -> Path:
     return merged.with_name(merged.name + ".copied")
 
 
+class TooLong(StoreError):
+    """The lowerdir list does not fit in mount(2)'s one page of options."""
+
+
 def overlay_options(lowers: list[Path], upper: Path, work: Path) -> bytes:
     """The mount data string; refuses what overlayfs cannot parse or take."""
     for p in (*lowers, upper, work):
@@ -89,10 +100,40 @@ def overlay_options(lowers: list[Path], upper: Path, work: Path) -> bytes:
     opts = (f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work}"
             ).encode()
     if len(opts) >= PAGE:
-        raise StoreError(f"image has too many layers for one overlay mount ({len(lowers)} "
-                         f"layers: the mount options are {len(opts)} bytes, the kernel "
-                         f"limit is {PAGE - 1}); flatten the image")
+        raise TooLong(f"image has too many layers for one overlay mount ({len(lowers)} "
+                      f"layers: the mount options are {len(opts)} bytes, the kernel "
+                      f"limit is {PAGE - 1}); flatten the image")
     return opts
+
+
+def _mount_fsconfig(lowers: list[Path], upper: Path, work: Path, merged: Path) -> int:
+    """Mount with the new mount API, one ``lowerdir+`` per layer (Linux >= 6.8): no
+    page limit on the layer list. Returns 0 or an errno (ENOSYS: no such API)."""
+    lib = _lib()
+    if not all(hasattr(lib, f) for f in ("fsopen", "fsconfig", "fsmount", "move_mount")):
+        return errno.ENOSYS
+    set_string, cmd_create, cloexec, attr_nodev, empty_path, at_fdcwd = 1, 6, 1, 4, 4, -100
+    fd = lib.fsopen(b"overlay", cloexec)
+    if fd < 0:
+        return _errno()
+    mfd = -1
+    try:
+        for key, value in [*((b"lowerdir+", p) for p in lowers),
+                           (b"upperdir", upper), (b"workdir", work)]:
+            if lib.fsconfig(fd, set_string, key, os.fsencode(value), 0) != 0:
+                return _errno()
+        if lib.fsconfig(fd, cmd_create, None, None, 0) != 0:
+            return _errno()
+        mfd = lib.fsmount(fd, cloexec, attr_nodev)
+        if mfd < 0:
+            return _errno()
+        if lib.move_mount(mfd, b"", at_fdcwd, os.fsencode(merged), empty_path) != 0:
+            return _errno()
+        return 0
+    finally:
+        os.close(fd)
+        if mfd >= 0:
+            os.close(mfd)
 
 
 def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
@@ -113,9 +154,20 @@ def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
         return "overlay"
     merged.mkdir(parents=True, exist_ok=True)
     if method != "copy" and lowers:
-        opts = overlay_options(lowers, upper, work)
+        opts: bytes | None = None
+        too_long: TooLong | None = None
+        try:
+            opts = overlay_options(lowers, upper, work)
+        except TooLong as exc:
+            too_long = exc
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
+        if opts is None:  # too many layers for mount(2): one fsconfig call per layer
+            err = _mount_fsconfig(lowers, upper, work, merged)
+            if err == 0:
+                return "overlay"
+            raise StoreError(f"{too_long} (and this kernel cannot take the layers one by "
+                             f"one: {os.strerror(err)})")
         if _lib().mount(b"overlay", os.fsencode(merged), b"overlay", MS_NODEV, opts) == 0:
             return "overlay"
         err = _errno()

@@ -396,6 +396,31 @@ def test_copy_fallback_matches_overlay(root: Root, rootfs_tar: Path, tmp_path: P
     unmount_rootfs(copy / "m")  # nothing mounted: no-op
 
 
+def test_many_layers_mount_one_by_one(root: Root) -> None:
+    """More layers than mount(2)'s one page of options takes: fsconfig's lowerdir+."""
+    lowers = []
+    for i in range(70):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            for name in (f"f{i}", "top"):
+                ti = tarfile.TarInfo(name)
+                ti.size = len(str(i))
+                tf.addfile(ti, io.BytesIO(str(i).encode()))
+        buf.seek(0)
+        lowers.insert(0, root.paths.layers / hashlib.sha256(buf.getvalue()).hexdigest())
+        extract_layer(buf, lowers[0])
+    with pytest.raises(StoreError, match="too many layers"):
+        overlay_options(lowers, root.base / "u", root.base / "w")
+    merged = root.base / "m"
+    assert mount_rootfs(lowers, root.base / "u", root.base / "w", merged) == "overlay"
+    try:
+        assert (merged / "f0").read_text() == "0" and (merged / "f69").read_text() == "69"
+        assert (merged / "top").read_text() == "69"  # the first lower is the top one
+    finally:
+        unmount_rootfs(merged)
+    assert not is_mounted(merged)
+
+
 def test_overlay_option_limit() -> None:
     lowers = [Path("/var/lib/podium/layers") / (f"{i:02d}" * 32) for i in range(80)]
     with pytest.raises(StoreError, match="too many layers"):
