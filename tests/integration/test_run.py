@@ -22,7 +22,7 @@ def test_run_detached_lifecycle(podium: Podium, image: str) -> None:
                  "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done").stdout.strip()
     assert len(cid) == 64
     # No podium process stays behind: only conmon watches the container.
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert not [ln for ln in out.splitlines() if "-m podium" in ln and str(podium.root) in ln
                 and "cleanup" not in ln]
     assert [ln for ln in out.splitlines() if "conmon" in ln and cid in ln]
