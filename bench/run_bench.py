@@ -98,6 +98,10 @@ class Bench:
         self.m_driver = "overlay"
         # the floor: bundle + private runc root
         self.f_bundle, self.f_runc_root, self.f_id = b / "f", b / "fr", f"pdbfloor{os.getpid()}"
+        # the same floor, but with the config.json podium generated (seccomp, caps, masks, cgroup)
+        self.fp_bundle, self.fp_id = b / "fp", f"pdbfloorp{os.getpid()}"
+        self.fp_cgroup = f"/pdbfloor{os.getpid()}"
+        self.have_fp = False
         self.tar = b / "bb.tar"
         self.hyperfine_json: dict[str, dict] = {}
         self.notes: list[str] = []
@@ -116,6 +120,9 @@ class Bench:
 
     def floor(self) -> list[str]:
         return ["runc", "--root", str(self.f_runc_root), "run", "--bundle", str(self.f_bundle), self.f_id]
+
+    def floor_podium_config(self) -> list[str]:
+        return ["runc", "--root", str(self.f_runc_root), "run", "--bundle", str(self.fp_bundle), self.fp_id]
 
     @staticmethod
     def _podium_cgroups() -> set[str]:
@@ -149,6 +156,43 @@ class Bench:
     def _setup_podium(self) -> None:
         sh(self.podium("import", str(self.tar), IMAGE, "--change", 'CMD ["sh"]'))
         sh(self.podium("run", "--rm", IMAGE, "true"))  # smoke test
+        try:
+            self._setup_floor_podium_config()
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            self.notes.append(f"no 'runc run (podium's config.json)' row: {exc}")
+
+    def _setup_floor_podium_config(self) -> None:
+        """A bundle with the config.json podium generates, run by bare runc on the floor's rootfs.
+
+        It separates what the runtime charges for podium's container config (seccomp
+        filter, capabilities, masked paths, namespaces, cgroup) from podium's own cost.
+        Relies on podium's layout: RUNROOT/containers/<id>/config.json, written at start.
+        """
+        cid = sh(self.podium("run", "-d", IMAGE, "sleep", "1")).stdout.strip().splitlines()[-1]
+        try:
+            src = self.p_runroot / "containers" / cid
+            cfg = json.loads((src / "config.json").read_text())
+            self.fp_bundle.mkdir()
+            mounts = []
+            for m in cfg.get("mounts", []):
+                source = m.get("source", "")
+                if source.startswith((str(self.p_root), str(self.p_runroot))):
+                    if not os.path.isfile(source):
+                        continue
+                    copy = self.fp_bundle / ("etc-" + os.path.basename(source))
+                    shutil.copyfile(source, copy)
+                    m = {**m, "source": str(copy)}
+                mounts.append(m)
+            cfg["mounts"] = mounts
+            cfg["process"]["terminal"] = False
+            cfg["process"]["args"] = ["true"]
+            cfg["root"] = {"path": str(self.f_bundle / "rootfs"), "readonly": True}
+            cfg.setdefault("linux", {})["cgroupsPath"] = self.fp_cgroup
+            (self.fp_bundle / "config.json").write_text(json.dumps(cfg))
+        finally:
+            sh(self.podium("rm", "-f", cid), check=False)
+        sh(self.floor_podium_config())  # smoke test
+        self.have_fp = True
 
     def _setup_podman(self) -> None:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -201,8 +245,10 @@ class Bench:
         return data["results"]
 
     def bench_run(self) -> list[dict]:
+        fp = [("runc run (podium's config.json)", self.floor_podium_config())] if self.have_fp else []
         return self.hyperfine("run", [
             ("runc run (floor)", self.floor()),
+            *fp,
             ("podium run --rm", self.podium("run", "--rm", IMAGE, "true")),
             ("podman run --rm --network none", self.podman("run", "--rm", "--network", "none", IMAGE, "true")),
             ("podman run --rm (bridge)", self.podman("run", "--rm", IMAGE, "true")),
@@ -319,8 +365,14 @@ class Bench:
         log("cleaning up")
         # the floor's runc state (runc run removes it itself unless interrupted)
         if self.f_runc_root.exists():
-            subprocess.run(["runc", "--root", str(self.f_runc_root), "delete", "-f", self.f_id],
-                           stdin=subprocess.DEVNULL, capture_output=True, check=False)
+            for rid in (self.f_id, self.fp_id):
+                subprocess.run(["runc", "--root", str(self.f_runc_root), "delete", "-f", rid],
+                               stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        for cg in Path("/sys/fs/cgroup").glob("*" + self.fp_cgroup):
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
         # podium's containers (rm -f also unmounts their rootfs and deletes runc state)
         if self.p_root.exists():
             try:
@@ -390,6 +442,10 @@ def report(b: Bench, run: list[dict], ps: list[dict], rss: list[dict]) -> str:
     w(f"| podium run --rm / bare runc run | ≤ {GOAL_RUN_VS_FLOOR} | {r2:.2f} | {goal_mark(r2 <= GOAL_RUN_VS_FLOOR)} |")
     w(f"| podium ps -a / podman ps -a ({n} containers) | ≤ {GOAL_PS_VS_PODMAN} | {r3:.2f} | "
       f"{goal_mark(r3 <= GOAL_PS_VS_PODMAN)} |")
+    fpr = by.get("runc run (podium's config.json)")
+    if fpr:
+        w(f"| (for reference) podium run --rm / runc run with podium's config.json | – | "
+          f"{podium['median'] / fpr['median']:.2f} | |")
     w("")
     w(f"### Peak RSS (max resident set, {b.args.rss_runs} fresh processes each)")
     w("")
