@@ -115,8 +115,16 @@ class Bench:
         return ["podman", "--root", str(self.m_root), "--runroot", str(self.m_runroot),
                 "--tmpdir", str(self.m_tmp), "--storage-driver", self.m_driver, *a]
 
-    def podman_env(self) -> dict[str, str]:
-        return {**os.environ, "CONTAINERS_CONF": str(self.m_conf)}
+    def bench_env(self) -> dict[str, str]:
+        """The environment of every measured command (podium ignores CONTAINERS_CONF, Podman PYTHON*)."""
+        env = {**os.environ, "CONTAINERS_CONF": str(self.m_conf)}
+        if not self.args.inherit_bytecode_env:
+            # Measure podium as installed: bytecode cached. A private cache prefix keeps the
+            # .pyc files out of the repository; PYTHONDONTWRITEBYTECODE (set on some hosts)
+            # would otherwise make every call recompile modules whose .pyc is missing or stale.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.base / "pyc")
+        return env
 
     def floor(self) -> list[str]:
         return ["runc", "--root", str(self.f_runc_root), "run", "--bundle", str(self.f_bundle), self.f_id]
@@ -154,8 +162,10 @@ class Bench:
         sh(self.floor())  # smoke test
 
     def _setup_podium(self) -> None:
-        sh(self.podium("import", str(self.tar), IMAGE, "--change", 'CMD ["sh"]'))
-        sh(self.podium("run", "--rm", IMAGE, "true"))  # smoke test
+        env = self.bench_env()
+        sh(self.podium("import", str(self.tar), IMAGE, "--change", 'CMD ["sh"]'), env=env)
+        sh(self.podium("run", "--rm", IMAGE, "true"), env=env)  # smoke test (fills the bytecode cache)
+        sh(self.podium("--help"), env=env)  # imports every command module once
         try:
             self._setup_floor_podium_config()
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
@@ -168,7 +178,7 @@ class Bench:
         filter, capabilities, masked paths, namespaces, cgroup) from podium's own cost.
         Relies on podium's layout: RUNROOT/containers/<id>/config.json, written at start.
         """
-        cid = sh(self.podium("run", "-d", IMAGE, "sleep", "1")).stdout.strip().splitlines()[-1]
+        cid = sh(self.podium("run", "-d", IMAGE, "sleep", "1"), env=self.bench_env()).stdout.strip().splitlines()[-1]
         try:
             src = self.p_runroot / "containers" / cid
             cfg = json.loads((src / "config.json").read_text())
@@ -190,7 +200,7 @@ class Bench:
             cfg.setdefault("linux", {})["cgroupsPath"] = self.fp_cgroup
             (self.fp_bundle / "config.json").write_text(json.dumps(cfg))
         finally:
-            sh(self.podium("rm", "-f", cid), check=False)
+            sh(self.podium("rm", "-f", cid), env=self.bench_env(), check=False)
         sh(self.floor_podium_config())  # smoke test
         self.have_fp = True
 
@@ -212,7 +222,7 @@ class Bench:
             f'network_config_dir = "{self.m_netdir}"\n'
         )
         log(f"podman containers.conf at {self.m_conf} (ulimit -Hn = {hard})")
-        env = self.podman_env()
+        env = self.bench_env()
         try:
             sh(self.podman("import", str(self.tar), IMAGE, "--change", 'CMD ["sh"]'), env=env)
             sh(self.podman("run", "--rm", "--network", "none", IMAGE, "true"), env=env)
@@ -228,15 +238,19 @@ class Bench:
         log(f"podman storage driver: {self.m_driver}")
 
     # ---- measurements -------------------------------------------------------
-    def hyperfine(self, key: str, commands: list[tuple[str, list[str]]]) -> list[dict]:
+    def hyperfine(self, key: str, commands: list[tuple[str, list[str]]], *, gap: float = 0.0) -> list[dict]:
         out = self.base / f"hf-{key}.json"
         argv = ["hyperfine", "-N", "--warmup", str(self.args.warmup), "--runs", str(self.args.runs),
                 "--export-json", str(out)]
+        if gap > 0:
+            # let the previous run's exit command (conmon runs `podium|podman container cleanup`
+            # when the container ends) finish before the next timed run starts
+            argv += ["--prepare", f"sleep {gap:g}"]
         for name, cmd in commands:
             argv += ["--command-name", name, " ".join(cmd)]
         log(f"hyperfine {key}: {len(commands)} commands x {self.args.runs} runs")
         # hyperfine's own progress goes to the terminal (stderr); results are read from JSON
-        p = subprocess.run(argv, env=self.podman_env(), stdin=subprocess.DEVNULL,
+        p = subprocess.run(argv, env=self.bench_env(), stdin=subprocess.DEVNULL,
                            stdout=sys.stderr, stderr=sys.stderr)
         if p.returncode != 0:
             raise RuntimeError(f"hyperfine {key} failed ({p.returncode})")
@@ -252,11 +266,11 @@ class Bench:
             ("podium run --rm", self.podium("run", "--rm", IMAGE, "true")),
             ("podman run --rm --network none", self.podman("run", "--rm", "--network", "none", IMAGE, "true")),
             ("podman run --rm (bridge)", self.podman("run", "--rm", IMAGE, "true")),
-        ])
+        ], gap=self.args.gap)
 
     def bench_ps(self) -> list[dict]:
         n = self.args.ps_count
-        env = self.podman_env()
+        env = self.bench_env()
         for store, fn in (("podium", self.podium), ("podman", self.podman)):
             left = sh(fn("ps", "-a", "-q"), env=env).stdout.split()
             if left:
@@ -266,7 +280,7 @@ class Bench:
         log(f"creating {n} containers in each store")
         t0 = time.monotonic()
         for _ in range(n):
-            sh(self.podium("create", IMAGE, "true"))
+            sh(self.podium("create", IMAGE, "true"), env=env)
         t1 = time.monotonic()
         for _ in range(n):
             sh(self.podman("create", IMAGE, "true"), env=env)
@@ -282,7 +296,7 @@ class Bench:
         ])
 
     def rss_once(self, cmd: list[str]) -> int:
-        p = subprocess.run([sys.executable, "-I", "-S", "-c", RSS_WRAPPER, *cmd], env=self.podman_env(),
+        p = subprocess.run([sys.executable, "-I", "-S", "-c", RSS_WRAPPER, *cmd], env=self.bench_env(),
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
             raise RuntimeError(f"rss measurement failed: {' '.join(cmd)}\n{p.stderr.strip()}")
@@ -292,7 +306,7 @@ class Bench:
         """Peak VmHWM (KiB) of the conmon process(es) serving our store while ``cmd`` runs."""
         marker = str(self.base).encode()
         peak = 0
-        p = subprocess.Popen(cmd, env=self.podman_env(), stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, env=self.bench_env(), stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while p.poll() is None:
@@ -348,7 +362,7 @@ class Bench:
         return sorted(out, key=len, reverse=True)  # deepest first
 
     def _cleanup_podman(self) -> None:
-        env = self.podman_env()
+        env = self.bench_env()
         if self.m_root.exists():
             for argv in (self.podman("rm", "-a", "-f"), self.podman("rmi", "-a", "-f")):
                 try:
@@ -376,7 +390,7 @@ class Bench:
         # podium's containers (rm -f also unmounts their rootfs and deletes runc state)
         if self.p_root.exists():
             try:
-                sh(self.podium("rm", "-a", "-f"), check=False, timeout=300)
+                sh(self.podium("rm", "-a", "-f"), env=self.bench_env(), check=False, timeout=300)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 log(f"cleanup: {exc}")
         self._cleanup_podman()
@@ -413,7 +427,8 @@ def report(b: Bench, run: list[dict], ps: list[dict], rss: list[dict]) -> str:
     lines: list[str] = []
     w = lines.append
 
-    w(f"### `run --rm {IMAGE} true` ({b.args.runs} runs, {b.args.warmup} warm-up, one hyperfine run)")
+    spacing = (f"{b.args.gap:g} s pause before each run" if b.args.gap > 0 else "back to back")
+    w(f"### `run --rm {IMAGE} true` ({b.args.runs} runs, {b.args.warmup} warm-up, {spacing}, one hyperfine run)")
     w("")
     w("| command | median ms | mean ± σ ms | min ms | × podman (none) | × runc floor |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -462,6 +477,12 @@ def report(b: Bench, run: list[dict], ps: list[dict], rss: list[dict]) -> str:
         w("")
     w(f"Podman storage driver: {b.m_driver}; runtime runc; `default_ulimits = []`; "
       "events to a file; private root, run root, tmp dir and network config dir.")
+    w("")
+    if b.args.inherit_bytecode_env:
+        w("podium ran with the caller's bytecode settings (`--inherit-bytecode-env`).")
+    else:
+        w("podium ran with a warm private bytecode cache (PYTHONPYCACHEPREFIX in the bench's temp dir, "
+          "PYTHONDONTWRITEBYTECODE unset), as an installed podium would.")
     for note in b.notes:
         w(f"\nNote: {note}")
     return "\n".join(lines)
@@ -486,6 +507,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=3, help="hyperfine warm-up runs (default 3)")
     ap.add_argument("--ps-count", type=int, default=50, help="containers created for the ps bench (default 50)")
     ap.add_argument("--rss-runs", type=int, default=5, help="fresh processes per RSS row (default 5)")
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds of pause (hyperfine --prepare 'sleep S') before each timed `run`, so the "
+                         "previous container's exit command is over (default 0: back to back)")
+    ap.add_argument("--inherit-bytecode-env", action="store_true",
+                    help="run podium with this shell's PYTHONDONTWRITEBYTECODE/PYTHONPYCACHEPREFIX as they are "
+                         "(default: a private, warm bytecode cache, as for an installed podium)")
     ap.add_argument("--json", help="write all raw results (hyperfine JSON, RSS samples) to this file")
     args = ap.parse_args()
 
