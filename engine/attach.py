@@ -12,11 +12,14 @@ import select
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
 
 from . import lifecycle
 from .containers import read_exit_file
 from .state import status as st
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from .engine import Engine

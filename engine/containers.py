@@ -9,19 +9,21 @@ file lock and reload its row before acting.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
-from typing import TYPE_CHECKING, Any, Iterable
 
-from . import spec as specs
 from .errors import AlreadyExists, ConfigError, InvalidState, NotFound, PodiumError
 from .locks import locked
-from .names import check_name, generate_name
+from .names import check_name
 from .state import status as st
 from .timeutil import now_iso
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
 if TYPE_CHECKING:
     from .engine import Engine
+    from .spec import ContainerSpec
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_STOP_TIMEOUT = 10
@@ -77,8 +79,11 @@ class Containers:
         return c
 
     # ---- create -------------------------------------------------------------------
-    def create(self, spec: specs.ContainerSpec) -> dict[str, Any]:
+    def create(self, spec: "ContainerSpec") -> dict[str, Any]:
         """Validate ``spec`` against its image, then store the frozen config."""
+        import shutil
+
+        from .names import generate_name
         images = self.engine.images
         image = images.resolve(spec.image)
         icfg = images.config_of(image)
@@ -118,8 +123,10 @@ class Containers:
             raise
         return record
 
-    def _config(self, spec: specs.ContainerSpec, image: dict[str, Any],
+    def _config(self, spec: "ContainerSpec", image: dict[str, Any],
                 icfg: dict[str, Any]) -> dict[str, Any]:
+        from . import spec as specs
+
         if spec.entrypoint is not None:
             entrypoint, command = list(spec.entrypoint), list(spec.command or [])
         else:
@@ -174,7 +181,9 @@ class Containers:
             "sysctls": dict(spec.sysctls),
         }
 
-    def _mounts(self, spec: specs.ContainerSpec, icfg: dict[str, Any]) -> list[dict[str, Any]]:
+    def _mounts(self, spec: "ContainerSpec", icfg: dict[str, Any]) -> list[dict[str, Any]]:
+        from . import spec as specs
+
         mounts: list[dict[str, Any]] = []
         for v in spec.volumes:
             m = specs.parse_volume(v)
@@ -233,6 +242,8 @@ class Containers:
 
     def purge(self, c: dict[str, Any], *, volumes: bool) -> None:
         """Delete a stopped container's row and files (lock held)."""
+        import shutil
+
         with self.store.write():
             self.store.delete_container(c["id"])
         shutil.rmtree(self.paths.container_dir(c["id"]), ignore_errors=True)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
 
 from .errors import ConfigError, NotFound
 from .state import status as st
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from .paths import Paths
 from .state.store import Store
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .containers import Containers

@@ -12,11 +12,12 @@ import json
 import os
 import stat
 import subprocess
-from typing import TYPE_CHECKING
 
 from .errors import CannotInvoke, CommandNotFound, ConfigError
 from .runtime.oci import ENV as RUNTIME_ENV
 from .state import status as st
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .engine import Engine

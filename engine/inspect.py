@@ -7,13 +7,15 @@ so scripts written for ``docker inspect``/``podman inspect`` keep working.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 from .state import status as st
 from .timeutil import ZERO, human_duration, parse_iso
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .engine import Engine  # noqa: F811
 
 
 def _mounts(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,24 +128,26 @@ def status_text(c: dict[str, Any], now: float | None = None) -> str:
     state = c["state"]
     s = state["status"]
     if s in (st.RUNNING, st.STOPPING):
-        return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))).replace("Less than a second", "Less than a second")
+        return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " ago"
     if s == st.PAUSED:
-        return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " (Paused)"
+        return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " ago (Paused)"
     if s == st.EXITED:
         return f"Exited ({state.get('exit_code', 0)}) " + human_duration(
             now - parse_iso(state.get("finished_at", ""))) + " ago"
     return "Created"
 
 
-def ps_entry(c: dict[str, Any], image_names: dict[str, str], now: float | None = None) -> dict[str, Any]:
-    """One ``ps --format json`` object (Podman's field names)."""
+def ps_entry(c: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """One ``ps --format json`` object (Podman's field names), plus RunningFor for templates."""
+    now = time.time() if now is None else now
     config, state = c["config"], c["state"]
     status = st.docker_status(state["status"])
     created = parse_iso(c["created"])
     return {
         "AutoRemove": bool(config.get("remove")),
         "Command": list(config.get("args", [])),
-        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
+        "CreatedAt": human_duration(now - created) + " ago",
+        "RunningFor": human_duration(now - created) + " ago",
         "Created": int(created),
         "Exited": status == st.EXITED,
         "ExitedAt": int(parse_iso(state.get("finished_at", ""))) if status == st.EXITED else 0,

@@ -14,13 +14,16 @@ import os
 import shutil
 import socket
 import time
-from typing import TYPE_CHECKING, Any
 
 from .containers import read_exit_file
 from .errors import InvalidState, PodiumError, RuntimeFailure
 from .runtime import conmon
 from .state import status as st
 from .timeutil import iso_from_ns, now_iso
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 
 from .errors import ConfigError
@@ -22,6 +21,8 @@ NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 def generate_name() -> str:
+    import random
+
     return f"{random.choice(_ADJ)}_{random.choice(_NOUN)}"
 
 

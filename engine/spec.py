@@ -10,51 +10,104 @@ which value was wrong.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 
 
-@dataclass
 class ContainerSpec:
-    """What a user asks for; ``None`` means "the image's or podium's default"."""
+    """What a user asks for; ``None`` means "the image's or podium's default".
 
-    image: str
-    name: str | None = None
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None          # [] clears the image's entrypoint
-    env: dict[str, str] = field(default_factory=dict)
-    workdir: str | None = None
-    user: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    volumes: list[str] = field(default_factory=list)  # "HOST:CTR[:ro]" or "CTR" (anonymous)
-    mounts: list[dict[str, Any]] = field(default_factory=list)  # already-parsed long form
-    tmpfs: dict[str, str] = field(default_factory=dict)  # dest -> options ("size=64m,mode=1777")
-    read_only: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    privileged: bool = False
-    memory: str | int | None = None
-    cpus: str | float | None = None
-    pids_limit: int | None = None
-    shm_size: str | int | None = None
-    hostname: str | None = None
-    restart: str | None = None
-    init: bool = False
-    stop_signal: str | None = None
-    stop_timeout: int | None = None
-    interactive: bool = False
-    tty: bool = False
-    remove: bool = False
-    network: str | None = None
-    ports: list[str] = field(default_factory=list)
-    ulimits: list[str] = field(default_factory=list)
-    sysctls: dict[str, str] = field(default_factory=dict)
-    pod: str | None = None
+    A plain class rather than a dataclass: dataclasses pull in ``inspect``,
+    which costs more start-up time than ``podium run`` can spare.
+    """
+
+    __slots__ = FIELDS = (
+        'image', 'name', 'command', 'entrypoint', 'env', 'workdir', 'user', 'labels',
+        'annotations', 'volumes', 'mounts', 'tmpfs', 'read_only', 'cap_add', 'cap_drop',
+        'privileged', 'memory', 'cpus', 'pids_limit', 'shm_size', 'hostname', 'restart',
+        'init', 'stop_signal', 'stop_timeout', 'interactive', 'tty', 'remove', 'network',
+        'ports', 'ulimits', 'sysctls', 'pod',
+    )
+
+    def __init__(self, image: str, *,
+                 name: str | None = None,
+                 command: list[str] | None = None,
+                 entrypoint: list[str] | None = None,
+                 env: dict[str, str] | None = None,
+                 workdir: str | None = None,
+                 user: str | None = None,
+                 labels: dict[str, str] | None = None,
+                 annotations: dict[str, str] | None = None,
+                 volumes: list[str] | None = None,
+                 mounts: list[dict[str, Any]] | None = None,
+                 tmpfs: dict[str, str] | None = None,
+                 read_only: bool = False,
+                 cap_add: list[str] | None = None,
+                 cap_drop: list[str] | None = None,
+                 privileged: bool = False,
+                 memory: str | int | None = None,
+                 cpus: str | float | None = None,
+                 pids_limit: int | None = None,
+                 shm_size: str | int | None = None,
+                 hostname: str | None = None,
+                 restart: str | None = None,
+                 init: bool = False,
+                 stop_signal: str | None = None,
+                 stop_timeout: int | None = None,
+                 interactive: bool = False,
+                 tty: bool = False,
+                 remove: bool = False,
+                 network: str | None = None,
+                 ports: list[str] | None = None,
+                 ulimits: list[str] | None = None,
+                 sysctls: dict[str, str] | None = None,
+                 pod: str | None = None) -> None:
+        self.image = image
+        self.name = name
+        self.command = command
+        self.entrypoint = entrypoint  # [] clears the image's entrypoint
+        self.env = dict(env) if env is not None else {}
+        self.workdir = workdir
+        self.user = user
+        self.labels = dict(labels) if labels is not None else {}
+        self.annotations = dict(annotations) if annotations is not None else {}
+        self.volumes = list(volumes) if volumes is not None else []  # "HOST:CTR[:ro]" or "CTR" (anonymous)
+        self.mounts = list(mounts) if mounts is not None else []  # already-parsed long form
+        self.tmpfs = dict(tmpfs) if tmpfs is not None else {}  # dest -> options ("size=64m,mode=1777")
+        self.read_only = read_only
+        self.cap_add = list(cap_add) if cap_add is not None else []
+        self.cap_drop = list(cap_drop) if cap_drop is not None else []
+        self.privileged = privileged
+        self.memory = memory
+        self.cpus = cpus
+        self.pids_limit = pids_limit
+        self.shm_size = shm_size
+        self.hostname = hostname
+        self.restart = restart
+        self.init = init
+        self.stop_signal = stop_signal
+        self.stop_timeout = stop_timeout
+        self.interactive = interactive
+        self.tty = tty
+        self.remove = remove
+        self.network = network
+        self.ports = list(ports) if ports is not None else []
+        self.ulimits = list(ulimits) if ulimits is not None else []
+        self.sysctls = dict(sysctls) if sysctls is not None else {}
+        self.pod = pod
+
+    def __repr__(self) -> str:
+        return "ContainerSpec(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerSpec) and all(
+            getattr(self, k) == getattr(other, k) for k in self.FIELDS)
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .state import status as st
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -12,11 +12,14 @@ import json
 import os
 import shutil
 import sqlite3
-from typing import TYPE_CHECKING, Any
 
 from .errors import AlreadyExists, ConfigError, InUse, NotFound
 from .names import NAME_RE
 from .timeutil import now_iso
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from .engine import Engine

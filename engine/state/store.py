@@ -12,10 +12,13 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
 
 from ..errors import StoreError
 from .schema import MIGRATIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 BUSY_TIMEOUT_S = 60.0
 

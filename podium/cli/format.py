@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Callable, Iterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 

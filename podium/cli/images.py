@@ -1,37 +1,33 @@
-"""Image commands: images, import, load, save, rmi, tag, image inspect."""
+"""Image commands: images, import, load, save, rmi, tag, untag, image inspect."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
-from typing import Any
 
-import click
-
+from .command import Command, Parser, flag, multi
 from .format import emit, table
 
-CONTEXT = {"help_option_names": ["-h", "--help"]}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-def _engine(ctx: click.Context):  # noqa: ANN202
-    return ctx.find_root().obj.engine
-
-
-def _size(n: int) -> str:
-    """Podman's human size: 2.15 MB (decimal units, 3 significant digits)."""
+def human_size(n: float) -> str:
+    """Podman's human size: 2.14 MB (decimal units, 3 significant digits)."""
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{n} B"
-        n /= 1000  # type: ignore[assignment]
+            return f"{int(n)} B" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
     return str(n)
 
 
 def _rows(eng: Any) -> list[dict[str, Any]]:
     from podium.engine.timeutil import parse_iso
-    counts: dict[str, int] = {}
-    for r in eng.store.query("SELECT image_id, COUNT(*) FROM containers GROUP BY image_id"):
-        counts[r[0]] = r[1]
+    counts = {r[0]: r[1] for r in eng.store.query(
+        "SELECT image_id, COUNT(*) FROM containers GROUP BY image_id")}
     rows = []
     for img in eng.images.list():
         created = parse_iso(img["created"])
@@ -47,96 +43,94 @@ def _rows(eng: Any) -> list[dict[str, Any]]:
     return rows
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True)
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("--format", "fmt")
-@click.option("--no-trunc", is_flag=True)
-@click.argument("reference", required=False)
-@click.pass_context
-def images(ctx: click.Context, all_: bool, quiet: bool, fmt: str | None, no_trunc: bool,
-           reference: str | None) -> int:
-    """List images in local storage."""
+def _images_args(p: Parser) -> None:
+    flag(p, "-a", "--all", help="show all images")
+    flag(p, "-q", "--quiet", help="print only the IDs")
+    p.add_argument("--format", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
+    flag(p, "--no-trunc", help="do not truncate IDs")
+    p.add_argument("reference", nargs="?", help="only images whose name contains this")
+
+
+def do_images(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.timeutil import human_duration
-    rows = _rows(_engine(ctx))
-    if reference:
-        rows = [r for r in rows if any(reference in n for n in r["Names"] or [])
-                or r["Id"].startswith(reference)]
-    if quiet:
+    rows = _rows(g.engine)
+    if a.reference:
+        rows = [r for r in rows if any(a.reference in n for n in r["Names"] or [])
+                or r["Id"].startswith(a.reference)]
+    if a.quiet:
         for r in rows:
-            click.echo(r["Id"] if no_trunc else r["Id"][:12])
+            print(r["Id"] if a.no_trunc else r["Id"][:12])
+        return 0
+    if a.format == "json":
+        emit(rows, "json")
         return 0
     flat = []
     for r in rows:
         for name in r["Names"] or ["<none>:<none>"]:
             repo, _, tag = name.rpartition(":")
-            flat.append({**r, "Repository": repo, "Tag": tag, "ID": r["Id"] if no_trunc else r["Id"][:12],
+            flat.append({**r, "Repository": repo, "Tag": tag, "ID": r["Id"] if a.no_trunc else r["Id"][:12],
                          "CreatedSince": human_duration(time.time() - r["Created"]) + " ago",
-                         "SizeText": _size(r["Size"])})
-    if fmt == "json":
-        emit(rows, fmt)
-        return 0
+                         "SizeText": human_size(r["Size"])})
 
     def human(rs: list[dict[str, Any]]) -> None:
         table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
               [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["SizeText"]] for r in rs])
-    emit(flat, fmt, table=human)
+    emit(flat, a.format, table=human)
     return 0
 
 
-@click.command("import", context_settings=CONTEXT)
-@click.option("-c", "--change", multiple=True, help="Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, ...")
-@click.option("-m", "--message", help="Commit message for the image history.")
-@click.option("-q", "--quiet", is_flag=True)
-@click.argument("tarball")
-@click.argument("reference", required=False)
-@click.pass_context
-def import_(ctx: click.Context, tarball: str, reference: str | None, change: tuple[str, ...],
-            message: str | None, quiet: bool) -> int:
-    """Import a root filesystem tarball as an image."""
-    img = _engine(ctx).images.import_rootfs(tarball, reference, changes=list(change), message=message)
-    click.echo(img["id"])
+def _import_args(p: Parser) -> None:
+    multi(p, "-c", "--change", help="apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, ...")
+    p.add_argument("-m", "--message", help="commit message for the image history")
+    flag(p, "-q", "--quiet", help="print nothing but the ID")
+    p.add_argument("tarball", help="root filesystem tarball (plain, gzip, xz, zstd), or - for stdin")
+    p.add_argument("reference", nargs="?", help="name for the image")
+
+
+def do_import(a: argparse.Namespace, g: Any) -> int:
+    img = g.engine.images.import_rootfs(a.tarball, a.reference, changes=list(a.change), message=a.message)
+    print(img["id"])
     return 0
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-i", "--input", "input_", default="-", help="Archive to read (default stdin).")
-@click.option("-q", "--quiet", is_flag=True)
-@click.pass_context
-def load(ctx: click.Context, input_: str, quiet: bool) -> int:
-    """Load images from a docker-archive or oci-archive."""
-    names = _engine(ctx).images.load(input_)
-    for n in names:
-        click.echo(f"Loaded image: {n}")
+def _load_args(p: Parser) -> None:
+    p.add_argument("-i", "--input", default="-", help="archive to read (default stdin)")
+    flag(p, "-q", "--quiet", help="print nothing")
+
+
+def do_load(a: argparse.Namespace, g: Any) -> int:
+    for n in g.engine.images.load(a.input):
+        if not a.quiet:
+            print(f"Loaded image: {n}")
     return 0
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-o", "--output", default="-", help="File to write (default stdout).")
-@click.option("--format", "fmt", type=click.Choice(["docker-archive", "oci-archive"]),
-              default="docker-archive")
-@click.option("-q", "--quiet", is_flag=True)
-@click.argument("images", nargs=-1, required=True)
-@click.pass_context
-def save(ctx: click.Context, images: tuple[str, ...], output: str, fmt: str, quiet: bool) -> int:
-    """Save images to an archive."""
+def _save_args(p: Parser) -> None:
+    p.add_argument("-o", "--output", default="-", help="file to write (default stdout)")
+    p.add_argument("--format", default="docker-archive", choices=["docker-archive", "oci-archive"])
+    flag(p, "-q", "--quiet", help="print nothing")
+    p.add_argument("images", nargs="+")
+
+
+def do_save(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.errors import ConfigError
-    if output == "-" and sys.stdout.isatty():
+    if a.output == "-" and sys.stdout.isatty():
         raise ConfigError("refusing to write an archive to a terminal: use -o FILE or redirect stdout")
-    _engine(ctx).images.save(list(images), output, format=fmt)
+    sys.stdout.flush()
+    g.engine.images.save(list(a.images), a.output, format=a.format)
     return 0
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True, help="Remove containers using the image too.")
-@click.option("-a", "--all", "all_", is_flag=True)
-@click.argument("images", nargs=-1)
-@click.pass_context
-def rmi(ctx: click.Context, images: tuple[str, ...], force: bool, all_: bool) -> int:
-    """Remove one or more images."""
+def _rmi_args(p: Parser) -> None:
+    flag(p, "-f", "--force", help="remove containers using the image too")
+    flag(p, "-a", "--all", help="remove all images")
+    p.add_argument("images", nargs="*")
+
+
+def do_rmi(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.errors import ConfigError, PodiumError
-    eng = _engine(ctx)
-    refs = list(images) or ([img["id"] for img in eng.images.list()] if all_ else [])
+    eng = g.engine
+    refs = list(a.images) or ([img["id"] for img in eng.images.list()] if a.all else [])
     if not refs:
         raise ConfigError("image name or ID must be specified")
 
@@ -145,64 +139,62 @@ def rmi(ctx: click.Context, images: tuple[str, ...], force: bool, all_: bool) ->
             eng.containers.remove(n, force=True)
 
     code = 0
-    for report in eng.images.remove(refs, force=force, remove_containers=remove_containers):
+    for report in eng.images.remove(refs, force=a.force, remove_containers=remove_containers):
         err = report.get("error")
         if err:
-            click.echo(f"Error: {err}", err=True)
-            code = getattr(err, "exit_code", 125) if isinstance(err, PodiumError) else 125
+            sys.stderr.write(f"Error: {err}\n")
+            code = err.exit_code if isinstance(err, PodiumError) else 125
             continue
         for name in report.get("untagged", []):
-            click.echo(f"Untagged: {name}")
+            print(f"Untagged: {name}")
         for iid in report.get("deleted", []):
-            click.echo(f"Deleted: {iid}")
+            print(f"Deleted: {iid}")
     return code
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("image")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_context
-def tag(ctx: click.Context, image: str, names: tuple[str, ...]) -> int:
-    """Add names to an image."""
-    eng = _engine(ctx)
-    for n in names:
-        eng.images.tag(image, n)
+def _tag_args(p: Parser) -> None:
+    p.add_argument("image")
+    p.add_argument("names", nargs="+")
+
+
+def do_tag(a: argparse.Namespace, g: Any) -> int:
+    for n in a.names:
+        g.engine.images.tag(a.image, n)
     return 0
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("image")
-@click.argument("names", nargs=-1)
-@click.pass_context
-def untag(ctx: click.Context, image: str, names: tuple[str, ...]) -> int:
-    """Remove names from an image."""
-    eng = _engine(ctx)
-    for n in names:
-        eng.images.untag(image, n)
+def _untag_args(p: Parser) -> None:
+    p.add_argument("image")
+    p.add_argument("names", nargs="*")
+
+
+def do_untag(a: argparse.Namespace, g: Any) -> int:
+    for n in a.names or [None]:
+        g.engine.images.untag(a.image, n)
     return 0
 
 
-@click.command("inspect", context_settings=CONTEXT)
-@click.option("-f", "--format", "fmt")
-@click.argument("images", nargs=-1, required=True)
-@click.pass_context
-def image_inspect(ctx: click.Context, images: tuple[str, ...], fmt: str | None) -> int:
-    """Show an image's configuration."""
-    eng = _engine(ctx)
-    out = [eng.images.inspect(ref) for ref in images]
-    if fmt and fmt != "json":
-        emit(out, fmt)
+def _inspect_args(p: Parser) -> None:
+    p.add_argument("-f", "--format", help="json (default) or a Go template")
+    p.add_argument("images", nargs="+")
+
+
+def do_image_inspect(a: argparse.Namespace, g: Any) -> int:
+    out = [g.engine.images.inspect(ref) for ref in a.images]
+    if a.format and a.format != "json":
+        emit(out, a.format)
     else:
-        click.echo(json.dumps(out, indent=4))
+        print(json.dumps(out, indent=4))
     return 0
 
 
-@click.group(context_settings=CONTEXT)
-def image() -> None:
-    """Manage images."""
-
-
-for _cmd, _name in ((images, "list"), (images, "ls"), (import_, "import"), (load, "load"),
-                    (save, "save"), (rmi, "rm"), (tag, "tag"), (untag, "untag"),
-                    (image_inspect, "inspect")):
-    image.add_command(_cmd, _name)
+COMMANDS: dict[str, Command] = {
+    "images": Command(do_images, _images_args, "List images in local storage."),
+    "import": Command(do_import, _import_args, "Import a root filesystem tarball as an image."),
+    "load": Command(do_load, _load_args, "Load images from a docker-archive or oci-archive."),
+    "save": Command(do_save, _save_args, "Save images to a docker-archive or oci-archive."),
+    "rmi": Command(do_rmi, _rmi_args, "Remove one or more images."),
+    "tag": Command(do_tag, _tag_args, "Add names to an image."),
+    "untag": Command(do_untag, _untag_args, "Remove names from an image."),
+    "image-inspect": Command(do_image_inspect, _inspect_args, "Show an image's configuration."),
+}

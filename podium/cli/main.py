@@ -1,9 +1,11 @@
 """The ``podium`` command: global options, lazy command loading, one error translation.
 
-Command modules are imported only when their command runs, so ``podium ps``
-pays for click and the store, nothing else. Every PodiumError becomes one line
-on stderr and its class's exit code (Podman's: 125, 126, 127); click's usage
-errors exit 125 as Podman's do.
+Start-up time is a feature here (``podium ps`` should answer as fast as
+``podman ps``), so the front door uses the standard library's argparse and
+builds only the parser of the command being run: global options are read
+first, then the command's module is imported and its parser made. Every
+PodiumError becomes one line on stderr and its class's exit code (Podman's
+125, 126, 127); usage errors exit 125 as Podman's do.
 """
 
 from __future__ import annotations
@@ -11,100 +13,131 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
 
-import click
-
-# command name -> "module:attribute" under podium.cli
+# command -> module under podium.cli; groups map their subcommands the same way
 COMMANDS: dict[str, str] = {
-    "run": "containers:run", "create": "containers:create", "start": "containers:start",
-    "stop": "containers:stop", "kill": "containers:kill", "restart": "containers:restart",
-    "rm": "containers:rm", "ps": "containers:ps", "logs": "containers:logs",
-    "exec": "containers:exec_", "wait": "containers:wait", "inspect": "containers:inspect",
-    "port": "containers:port", "top": "containers:top", "cp": "containers:cp",
-    "rename": "containers:rename",
-    "container": "containers:container",
-    "images": "images:images", "import": "images:import_", "load": "images:load",
-    "save": "images:save", "rmi": "images:rmi", "tag": "images:tag", "image": "images:image",
-    "version": "system:version", "info": "system:info",
+    "run": "containers", "create": "containers", "start": "containers", "stop": "containers",
+    "kill": "containers", "restart": "containers", "rm": "containers", "ps": "containers",
+    "logs": "containers", "exec": "containers", "wait": "containers", "inspect": "containers",
+    "port": "containers", "top": "containers", "cp": "containers", "rename": "containers",
+    "images": "images", "import": "images", "load": "images", "save": "images",
+    "rmi": "images", "tag": "images", "untag": "images",
+    "version": "system", "info": "system",
 }
+GROUPS: dict[str, tuple[str, dict[str, str]]] = {
+    "container": ("containers", {"list": "ps", "ls": "ps", "cleanup": "cleanup"}),
+    "image": ("images", {"list": "images", "ls": "images", "rm": "rmi", "inspect": "image-inspect"}),
+}
+GLOBAL_OPTS = ("--root", "--runroot", "--runtime", "--log-level")
+VERSION = "0.1.0"
+
+USAGE = """Usage: podium [--root DIR] [--runroot DIR] [--runtime RUNTIME] COMMAND [ARGS]...
+
+  podium: a daemonless, declarative container tool.
+
+Options:
+  --root DIR        storage root (default /var/lib/podium; env PODIUM_ROOT)
+  --runroot DIR     run root (default /run/podium; env PODIUM_RUNROOT)
+  --runtime NAME    OCI runtime: runc, crun or a path (env PODIUM_RUNTIME)
+  --version         show the version
+  -h, --help        show this help
+
+Commands:
+  container  manage containers (container ls, container rm, ...)
+  image      manage images (image ls, image rm, image inspect, ...)
+  run create start stop kill restart rm ps logs exec wait inspect port top cp rename
+  images import load save rmi tag untag
+  version info
+
+Run 'podium COMMAND --help' for a command's options.
+"""
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
-
-    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy:
-            mod, _, attr = self.lazy[name].partition(":")
-            return getattr(importlib.import_module(f"podium.cli.{mod}"), attr)
-        return super().get_command(ctx, name)
-
-
-class State:
+class Globals:
     """Global options, and the engine made from them on first use."""
 
-    def __init__(self, root: str | None, runroot: str | None, runtime: str | None) -> None:
-        self.root, self.runroot, self.runtime = root, runroot, runtime
+    def __init__(self) -> None:
+        self.root = os.environ.get("PODIUM_ROOT")
+        self.runroot = os.environ.get("PODIUM_RUNROOT")
+        self.runtime = os.environ.get("PODIUM_RUNTIME")
         self._engine = None
 
     @property
-    def engine(self):  # noqa: ANN201
+    def engine(self):  # noqa: ANN201 - podium.engine.engine.Engine, imported lazily
         if self._engine is None:
             from podium.engine.engine import Engine
             self._engine = Engine(root=self.root, runroot=self.runroot, runtime=self.runtime)
         return self._engine
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", envvar="PODIUM_ROOT", help="Storage root (default /var/lib/podium).")
-@click.option("--runroot", envvar="PODIUM_RUNROOT", help="Run root (default /run/podium).")
-@click.option("--runtime", envvar="PODIUM_RUNTIME", help="OCI runtime: runc, crun or a path.")
-@click.option("--log-level", default="warn", hidden=True)
-@click.version_option(package_name="podium", prog_name="podium")
-@click.pass_context
-def cli(ctx: click.Context, root: str | None, runroot: str | None, runtime: str | None,
-        log_level: str) -> None:
-    """podium: a daemonless, declarative container tool."""
-    ctx.obj = State(root, runroot, runtime)
+def dispatch(argv: list[str]) -> int:
+    from podium.engine.errors import ConfigError
+
+    g = Globals()
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        opt, eq, val = argv[i].partition("=")
+        if opt in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        if opt in ("-v", "--version"):
+            sys.stdout.write(f"podium version {VERSION}\n")
+            return 0
+        if opt not in GLOBAL_OPTS:
+            raise ConfigError(f"unknown flag: {opt}")
+        if not eq:
+            i += 1
+            if i >= len(argv):
+                raise ConfigError(f"flag needs an argument: {opt}")
+            val = argv[i]
+        if opt != "--log-level":
+            setattr(g, opt[2:], val)
+        i += 1
+    if i >= len(argv):
+        sys.stdout.write(USAGE)
+        return 125
+    name, rest = argv[i], argv[i + 1:]
+    prog = f"podium {name}"
+    if name in GROUPS:
+        module, aliases = GROUPS[name]
+        if not rest or rest[0] in ("-h", "--help"):
+            mod = importlib.import_module(f"podium.cli.{module}")
+            subs = sorted(set(getattr(mod, "COMMANDS")) | set(aliases))
+            sys.stdout.write(f"Usage: podium {name} COMMAND [ARGS]...\n\nCommands:\n  "
+                             + "\n  ".join(s for s in subs if s != "cleanup") + "\n")
+            return 0 if rest else 125
+        prog = f"podium {name} {rest[0]}"
+        name, rest = aliases.get(rest[0], rest[0]), rest[1:]
+    elif name in COMMANDS:
+        module = COMMANDS[name]
+    else:
+        raise ConfigError(f"unrecognized command `podium {name}`: run 'podium --help' for the commands")
+    mod = importlib.import_module(f"podium.cli.{module}")
+    cmd = getattr(mod, "COMMANDS").get(name)
+    if cmd is None:
+        raise ConfigError(f"unrecognized command `{prog}`")
+    return cmd.invoke(prog, rest, g)
 
 
 def main(argv: list[str] | None = None) -> None:
     from podium.engine.errors import PodiumError
 
-    code = 0
     try:
-        rv = cli.main(args=argv, prog_name="podium", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
+        code = dispatch(sys.argv[1:] if argv is None else argv)
     except PodiumError as exc:
-        _error(str(exc))
+        sys.stdout.flush()
+        sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        _error(exc.format_message())
-        code = 125
-    except click.Abort:
-        _error("aborted")
-        code = 125
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
         code = 0
         try:
-            sys.stdout = open(os.devnull, "w")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except OSError:
             pass
-    sys.stdout.flush() if not sys.stdout.closed else None
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
     sys.exit(code)
-
-
-def _error(message: str) -> None:
-    line = " ".join(message.split())
-    sys.stderr.write(f"Error: {line}\n")

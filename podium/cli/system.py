@@ -2,35 +2,37 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 
-import click
+from .command import Command, Parser
 
-import podium
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@click.command()
-@click.option("--format", "fmt")
-def version(fmt: str | None) -> int:
-    """Show podium's version."""
-    info = {"Version": podium.__version__, "APIVersion": "1.41", "OsArch": f"linux/{platform.machine()}",
+def _fmt_args(p: Parser) -> None:
+    p.add_argument("-f", "--format", help="json")
+
+
+def do_version(a: argparse.Namespace, g: Any) -> int:
+    from .main import VERSION
+    info = {"Version": VERSION, "APIVersion": "1.41", "OsArch": f"linux/{platform.machine()}",
             "PythonVersion": platform.python_version()}
-    if fmt == "json":
-        click.echo(json.dumps({"Client": info}, indent=4))
+    if a.format == "json":
+        print(json.dumps({"Client": info}, indent=4))
     else:
         for k, v in info.items():
-            click.echo(f"{k + ':':<15}{v}")
+            print(f"{k + ':':<15}{v}")
     return 0
 
 
-@click.command()
-@click.option("--format", "fmt")
-@click.pass_context
-def info(ctx: click.Context, fmt: str | None) -> int:
-    """Show the storage root, runtime and counts."""
-    eng = ctx.find_root().obj.engine
+def do_info(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.runtime.oci import cgroup_v2_unified
+    from .main import VERSION
+    eng = g.engine
     ctrs = eng.containers.list()
     data = {
         "host": {"arch": platform.machine(), "kernel": platform.release(),
@@ -40,7 +42,13 @@ def info(ctx: click.Context, fmt: str | None) -> int:
                   "containerStore": {"number": len(ctrs),
                                      "running": sum(c["state"]["status"] == "running" for c in ctrs)},
                   "imageStore": {"number": len(eng.store.images())}},
-        "version": {"Version": podium.__version__},
+        "version": {"Version": VERSION},
     }
-    click.echo(json.dumps(data, indent=4))
+    print(json.dumps(data, indent=4))
     return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "version": Command(do_version, _fmt_args, "Show podium's version."),
+    "info": Command(do_info, _fmt_args, "Show the storage root, runtime and counts."),
+}
