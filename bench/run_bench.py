@@ -498,7 +498,22 @@ def environment() -> dict[str, str]:
         "conmon": tool_version(["conmon", "--version"]),
         "podman": tool_version(["podman", "--version"]),
         "hyperfine": tool_version(["hyperfine", "--version"]),
+        "podium_tree": podium_tree(),
     }
+
+
+def podium_tree() -> str:
+    """The code measured: git HEAD plus uncommitted changes to podium's packages, if any."""
+    try:
+        head = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = sh(["git", "-C", str(REPO), "status", "--porcelain", "--", "engine", "podium", "declare"]
+                   ).stdout.splitlines()
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return "unknown (not a git checkout)"
+    if not dirty:
+        return f"{head} (clean)"
+    files = sorted({ln[3:].split(" -> ")[-1] for ln in dirty})
+    return f"{head} + uncommitted changes in {', '.join(files)}"
 
 
 def main() -> int:
@@ -543,6 +558,7 @@ def main() -> int:
     text = report(b, run, ps, rss)
     print(f"podium benchmark, {env['date']}; {env['cpus']} CPUs, kernel {env['kernel']}, Python {env['python']}, "
           f"{env['runc']}, {env['conmon']}, {env['podman']}, {env['hyperfine']}\n")
+    print(f"podium code measured: {env['podium_tree']}\n")
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps({
