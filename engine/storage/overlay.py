@@ -1,12 +1,13 @@
 """Image layers + a container's upper dir -> one mounted root filesystem.
 
-The normal path is one mount(2) call through ctypes: no ``mount`` process, no
-heavy imports, because every ``podium run`` pays for this. Where overlayfs is
+The normal path is one mount(2) call (through ``libc``, bound on first use): no
+``mount`` process, no heavy imports, no mountinfo scan, because every ``podium
+run`` pays for this. Where overlayfs is
 unavailable (no module, nested overlay, some container hosts) the layers are
 copied into the merged directory once, lowest first, honouring whiteouts and
 opaque directories exactly as overlayfs would have.
 
-Layer directories come from ``archive.extract_layer``: deletions are already
+Layer directories come from ``layers.extract_layer``: deletions are already
 overlay whiteouts (0/0 char devices) and ``trusted.overlay.opaque=y``.
 """
 
@@ -15,43 +16,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
-from typing import Any
 
 from ..errors import StoreError
+from . import libc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PAGE = 4096
 MNT_DETACH = 2
 MS_NODEV = 4  # as Podman mounts container roots: device nodes in an image never open
 OPAQUE = "trusted.overlay.opaque"
 _FALLBACK_ERRNOS = (errno.EINVAL, errno.ENODEV, errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP)
-_libc: Any = None
-
-
-def _lib() -> Any:
-    global _libc
-    if _libc is None:
-        import ctypes
-
-        lib = ctypes.CDLL(None, use_errno=True)
-        lib.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                              ctypes.c_ulong, ctypes.c_char_p)
-        lib.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
-        if hasattr(lib, "fsconfig"):
-            lib.fsopen.argtypes = (ctypes.c_char_p, ctypes.c_uint)
-            lib.fsconfig.argtypes = (ctypes.c_int, ctypes.c_uint, ctypes.c_char_p,
-                                     ctypes.c_char_p, ctypes.c_int)
-            lib.fsmount.argtypes = (ctypes.c_int, ctypes.c_uint, ctypes.c_uint)
-            lib.move_mount.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                                       ctypes.c_char_p, ctypes.c_uint)
-        _libc = lib
-    return _libc
-
-
-def _errno() -> int:
-    import ctypes
-
-    return ctypes.get_errno()
 
 
 def _unescape(field: str) -> str:
@@ -84,15 +61,26 @@ def is_mounted(path: Path | str) -> bool:
     return False
 
 
-def _copy_marker(merged: Path) -> Path:
-    return merged.with_name(merged.name + ".copied")
+def _mount_point(path: str) -> bool:
+    """Whether something is mounted on ``path``, by the device number: overlay (and
+    any other file system) has its own, unlike a plain directory. Two stat calls
+    instead of reading mountinfo; only a bind mount from the parent's own file
+    system would go unseen, and podium never puts one on a rootfs."""
+    try:
+        return os.lstat(path).st_dev != os.lstat(os.path.dirname(path) or ".").st_dev
+    except FileNotFoundError:
+        return False
+
+
+def _copy_marker(merged: str) -> str:
+    return merged + ".copied"
 
 
 class TooLong(StoreError):
     """The lowerdir list does not fit in mount(2)'s one page of options."""
 
 
-def overlay_options(lowers: list[Path], upper: Path, work: Path) -> bytes:
+def overlay_options(lowers: list[Path], upper: Path | str, work: Path | str) -> bytes:
     """The mount data string; refuses what overlayfs cannot parse or take."""
     for p in (*lowers, upper, work):
         if "," in str(p) or ":" in str(p):
@@ -106,29 +94,30 @@ def overlay_options(lowers: list[Path], upper: Path, work: Path) -> bytes:
     return opts
 
 
-def _mount_fsconfig(lowers: list[Path], upper: Path, work: Path, merged: Path) -> int:
+def _mount_fsconfig(lowers: list[Path], upper: str, work: str, merged: str) -> int:
     """Mount with the new mount API, one ``lowerdir+`` per layer (Linux >= 6.8): no
     page limit on the layer list. Returns 0 or an errno (ENOSYS: no such API)."""
-    lib = _lib()
-    if not all(hasattr(lib, f) for f in ("fsopen", "fsconfig", "fsmount", "move_mount")):
+    fsopen, fsconfig, fsmount, move_mount = (
+        libc.function(f) for f in ("fsopen", "fsconfig", "fsmount", "move_mount"))
+    if None in (fsopen, fsconfig, fsmount, move_mount):
         return errno.ENOSYS
     set_string, cmd_create, cloexec, attr_nodev, empty_path, at_fdcwd = 1, 6, 1, 4, 4, -100
-    fd = lib.fsopen(b"overlay", cloexec)
+    fd = fsopen(b"overlay", cloexec)
     if fd < 0:
-        return _errno()
+        return libc.get_errno()
     mfd = -1
     try:
         for key, value in [*((b"lowerdir+", p) for p in lowers),
                            (b"upperdir", upper), (b"workdir", work)]:
-            if lib.fsconfig(fd, set_string, key, os.fsencode(value), 0) != 0:
-                return _errno()
-        if lib.fsconfig(fd, cmd_create, None, None, 0) != 0:
-            return _errno()
-        mfd = lib.fsmount(fd, cloexec, attr_nodev)
+            if fsconfig(fd, set_string, key, os.fsencode(value), 0) != 0:
+                return libc.get_errno()
+        if fsconfig(fd, cmd_create, None, None, 0) != 0:
+            return libc.get_errno()
+        mfd = fsmount(fd, cloexec, attr_nodev)
         if mfd < 0:
-            return _errno()
-        if lib.move_mount(mfd, b"", at_fdcwd, os.fsencode(merged), empty_path) != 0:
-            return _errno()
+            return libc.get_errno()
+        if move_mount(mfd, b"", at_fdcwd, os.fsencode(merged), empty_path) != 0:
+            return libc.get_errno()
         return 0
     finally:
         os.close(fd)
@@ -136,23 +125,22 @@ def _mount_fsconfig(lowers: list[Path], upper: Path, work: Path, merged: Path) -
             os.close(mfd)
 
 
-def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
-                 method: str = "auto") -> str:
+def mount_rootfs(lowers: list[Path], upper: Path | str, work: Path | str, merged: Path | str,
+                 *, method: str = "auto") -> str:
     """Mount ``lowers`` (top first) + ``upper`` on ``merged``; returns "overlay" or "copy".
 
     ``method`` "auto" tries overlayfs and falls back to copying when the kernel
     refuses it (EINVAL, ENODEV, EPERM, ...); "overlay" never falls back; "copy"
     always copies. Mounting an already mounted or already copied rootfs is a no-op.
     """
-    merged, upper, work = Path(merged), Path(upper), Path(work)
-    lowers = [Path(p) for p in lowers]
+    merged, upper, work = (os.fspath(p).rstrip("/") or "/" for p in (merged, upper, work))
     if method not in ("auto", "overlay", "copy"):
         raise ValueError(f"unknown rootfs method {method!r}")
-    if _copy_marker(merged).exists():
+    if os.path.exists(_copy_marker(merged)):
         return "copy"
-    if is_mounted(merged):
+    if _mount_point(merged):
         return "overlay"
-    merged.mkdir(parents=True, exist_ok=True)
+    os.makedirs(merged, exist_ok=True)
     if method != "copy" and lowers:
         opts: bytes | None = None
         too_long: TooLong | None = None
@@ -160,36 +148,39 @@ def mount_rootfs(lowers: list[Path], upper: Path, work: Path, merged: Path, *,
             opts = overlay_options(lowers, upper, work)
         except TooLong as exc:
             too_long = exc
-        upper.mkdir(parents=True, exist_ok=True)
-        work.mkdir(parents=True, exist_ok=True)
+        os.makedirs(upper, exist_ok=True)
+        os.makedirs(work, exist_ok=True)
         if opts is None:  # too many layers for mount(2): one fsconfig call per layer
             err = _mount_fsconfig(lowers, upper, work, merged)
             if err == 0:
                 return "overlay"
             raise StoreError(f"{too_long} (and this kernel cannot take the layers one by "
                              f"one: {os.strerror(err)})")
-        if _lib().mount(b"overlay", os.fsencode(merged), b"overlay", MS_NODEV, opts) == 0:
+        if libc.function("mount")(b"overlay", os.fsencode(merged), b"overlay", MS_NODEV,
+                                  opts) == 0:
             return "overlay"
-        err = _errno()
+        err = libc.get_errno()
         if method == "overlay" or err not in _FALLBACK_ERRNOS:
             raise StoreError(f"cannot mount overlay on {merged}: {os.strerror(err)}")
     copy_layers(lowers, merged)
-    _copy_marker(merged).touch()
+    os.close(os.open(_copy_marker(merged), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
     return "copy"
 
 
-def unmount_rootfs(merged: Path) -> None:
+def unmount_rootfs(merged: Path | str) -> None:
     """Unmount a rootfs (lazily if busy); a no-op when it is not mounted."""
+    merged = os.fspath(merged).rstrip("/") or "/"
+    if not _mount_point(merged) and not is_mounted(merged):
+        return  # without loading libc's bindings
+    umount2 = libc.function("umount2")
     target = os.fsencode(merged)
-    for _ in range(8):  # stacked mounts: peel them all
-        if not is_mounted(merged):
-            return
-        if _lib().umount2(target, 0) == 0:
+    for _ in range(8):  # stacked mounts: peel them all, until "not a mount point"
+        if umount2(target, 0) == 0:
             continue
-        err = _errno()
+        err = libc.get_errno()
         if err in (errno.EINVAL, errno.ENOENT):
             return
-        if err == errno.EBUSY and _lib().umount2(target, MNT_DETACH) == 0:
+        if err == errno.EBUSY and umount2(target, MNT_DETACH) == 0:
             continue
         raise StoreError(f"cannot unmount {merged}: {os.strerror(err)}")
 
@@ -299,13 +290,13 @@ def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
         _meta(s, d, st)
 
 
-def copy_layers(lowers: list[Path], merged: Path) -> None:
+def copy_layers(lowers: list[Path], merged: Path | str) -> None:
     """Copy layers (top first, as for overlay) into ``merged``, lowest first.
 
     A half-done earlier copy (no marker) is wiped first, so the result never
     mixes two attempts.
     """
-    merged.mkdir(parents=True, exist_ok=True)
+    os.makedirs(merged, exist_ok=True)
     _clear_dir(str(merged))
     for layer in reversed(lowers):
         _apply(str(layer), str(merged), {})

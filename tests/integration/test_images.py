@@ -27,7 +27,7 @@ from podium.engine.errors import ArchiveError, ConfigError, InUse, StoreError
 from podium.engine.images import ImageStore
 from podium.engine.paths import Paths
 from podium.engine.state.store import Store
-from podium.engine.storage.archive import extract_layer
+from podium.engine.storage.layers import extract_layer
 from podium.engine.storage.overlay import (is_mounted, mount_rootfs, overlay_options,
                                            unmount_rootfs)
 from tests.conftest import need

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from podium.engine.errors import ArchiveError
-from podium.engine.storage.archive import (SaveImage, extract_layer, open_image_archive,
-                                           read_image_archive, write_docker_archive,
-                                           write_oci_archive)
+from podium.engine.storage.imagearchive import (SaveImage, open_image_archive,
+                                                read_image_archive, write_docker_archive,
+                                                write_oci_archive)
+from podium.engine.storage.layers import extract_layer
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root (mknod, chown, trusted xattrs)")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from podium.engine.errors import ConfigError, ImageNotFound
-from podium.engine.images import (DEFAULT_PATH, ImageStore, apply_changes, familiar_name,
-                                  normalize_name)
+from podium.engine.image_io import apply_changes
+from podium.engine.images import (_DOMAIN_RE, _PATH_RE, _TAG_RE, DEFAULT_PATH, ImageStore,
+                                  _domain_ok, _path_ok, _tag_ok, familiar_name, normalize_name)
 from podium.engine.paths import Paths
 from podium.engine.state.store import Store
 
@@ -189,3 +193,46 @@ def test_resolve_errors(images: ImageStore) -> None:
     dup = next(c for c in first if first.count(c) > 1)
     with pytest.raises(ConfigError, match="ambiguous"):
         images.resolve(dup)
+
+
+# ---- the run path stays light -----------------------------------------------------------
+
+HEAVY = {"typing", "dataclasses", "inspect", "tarfile", "gzip", "bz2", "lzma", "hashlib", "shutil",
+         "tempfile", "zstandard", "subprocess", "ctypes", "_ctypes", "podium.engine.image_io",
+         "podium.engine.storage.layers", "podium.engine.storage.imagearchive"}
+
+
+def test_run_path_imports_nothing_heavy() -> None:
+    """``podium run`` imports these two modules; every module above costs each run time."""
+    code = ("import sys, podium.engine.images, podium.engine.storage.overlay; "
+            "print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(HEAVY.intersection(out)) == []
+
+
+def test_names_moved_to_image_io_still_import_from_images() -> None:
+    from podium.engine import image_io, images
+
+    assert images.apply_changes is image_io.apply_changes
+    assert images.RemoveReport is image_io.RemoveReport
+    with pytest.raises(AttributeError):
+        images.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("value", ["a", "a-b.c", "A.b-C:5000", "-a", "a-", "a..b", "a:", "a:x",
+                                   "é", "a:5000:1", ""])
+def test_domain_shortcut_agrees_with_the_pattern(value: str) -> None:
+    assert _domain_ok(value) == (re.match(_DOMAIN_RE, value) is not None)
+
+
+@pytest.mark.parametrize("value", ["latest", "1.36", "_x", ".x", "-x", "x" * 128, "x" * 129, "é",
+                                   "a b", ""])
+def test_tag_shortcut_agrees_with_the_pattern(value: str) -> None:
+    assert _tag_ok(value) == (re.match(_TAG_RE, value) is not None)
+
+
+@pytest.mark.parametrize("value", ["busybox", "a/b/c", "a__b", "a-_b", "A", "a//b", "/a", "a/",
+                                   "a.b", ""])
+def test_path_shortcut_agrees_with_the_pattern(value: str) -> None:
+    assert _path_ok(value) == (re.match(_PATH_RE, value) is not None)
