@@ -29,13 +29,31 @@ STDOUT, STDERR = 2, 3
 
 def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 0,
                  stdout_fd: int = 1, stderr_fd: int = 2) -> int:
-    """Start ``c`` attached, copy its output until it ends, clean up; returns its exit code."""
+    """Start ``c`` attached, copy its output until it ends, clean up; returns its exit code.
+
+    Like Podman's attached run, signals sent to podium (Ctrl-C, TERM, HUP, ...) are
+    passed on to the container, and podium stays until it ends. Containers
+    without a restart policy then need no exit command: this process records the
+    exit and cleans up itself, which spares a second podium process per run.
+    """
+    import signal
+
     ctrs = engine.containers
+    policy = (c["config"].get("restart_policy") or {}).get("Name", "no")
     with ctrs.lock(c["id"]):
         c = ctrs.reload(c["id"])
-        launched, sock = lifecycle.start_locked(engine, c, attach=True)
+        launched, sock = lifecycle.start_locked(engine, c, attach=True, exit_command=policy != "no")
     launched.close()
     assert sock is not None
+
+    def proxy(signum: int, _frame: object) -> None:
+        try:
+            engine.runtime.kill(c["id"], str(signum))
+        except Exception:  # noqa: BLE001 - the container may be gone already
+            pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                signal.SIGUSR2):
+        signal.signal(sig, proxy)
     interactive = bool(c["config"].get("interactive")) and stdin_fd is not None
     if interactive:
         threading.Thread(target=_pump_stdin, args=(stdin_fd, sock), daemon=True).start()

@@ -56,8 +56,10 @@ def start(engine: "Engine", ref: str, *, attach: bool = False) -> tuple[dict[str
         return ctrs.reload(c["id"]), sock
 
 
-def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False
-                 ) -> tuple[conmon.Launched, socket.socket | None]:
+def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
+                 exit_command: bool = True) -> tuple[conmon.Launched, socket.socket | None]:
+    """Mount, write config.json, launch conmon + runtime, start. ``exit_command=False``
+    is for a foreground caller that stays to clean up itself (and proxies signals)."""
     from .runtime.ocispec import build_config
     from .runtime.oci import cgroup_v2_unified
     from .storage.overlay import mount_rootfs, unmount_rootfs
@@ -96,7 +98,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False
             runtime_path=engine.runtime.path, runtime_root=paths.runtime_root, bundle=bundle,
             log_path=cdir / "ctr.log", exit_dir=paths.exits, persist_dir=paths.persist(cid),
             socket_dir=paths.socks, stdin=bool(config.get("interactive")),
-            exit_command=engine.self_command() + ["container", "cleanup", cid],
+            exit_command=engine.self_command() + ["container", "cleanup", cid] if exit_command else None,
         )
         launched = conmon.launch(argv, bundle=bundle)
     except BaseException as exc:

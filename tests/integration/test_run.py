@@ -96,3 +96,27 @@ def test_concurrent_run_detached(podium: Podium, image: str) -> None:
     assert len(ids) == 10
     names = podium("ps", "--format", "{{.Names}}").stdout.split()
     assert len(names) == 10 and len(set(names)) == 10
+
+
+def test_foreground_run_proxies_signals(podium: Podium, image: str) -> None:
+    from tests.conftest import PODIUM
+    proc = subprocess.Popen([*PODIUM, "run", "--rm", "--name", "fg", image, "sh", "-c",
+                             "trap 'echo got-int; exit 5' INT; echo ready; while :; do sleep 0.1; done"],
+                            env=podium.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 5, err
+    assert "got-int" in out
+    assert podium("ps", "-aq").stdout.strip() == ""
+
+
+def test_init_forwards_stop_signal(podium: Podium, image: str) -> None:
+    podium("run", "-d", "--init", "--name", "withinit", image, "sleep", "60")
+    top = podium("top", "withinit").stdout
+    assert "catatonit" in top or "podium-init" in top, top
+    t0 = time.monotonic()
+    podium("stop", "withinit")
+    assert time.monotonic() - t0 < 5, "sleep under catatonit should die on SIGTERM at once"
+    assert podium("inspect", "--format", "{{.State.ExitCode}}", "withinit").stdout.strip() in ("143", "0")
