@@ -81,8 +81,7 @@ class Containers:
     # ---- create -------------------------------------------------------------------
     def create(self, spec: "ContainerSpec") -> dict[str, Any]:
         """Validate ``spec`` against its image, then store the frozen config."""
-        import shutil
-
+        from .fsutil import rmtree
         from .names import generate_name
         images = self.engine.images
         image = images.resolve(spec.image)
@@ -119,7 +118,7 @@ class Containers:
                     name = generate_name() if attempt < 10 else f"{generate_name()}_{os.urandom(2).hex()}"
                     record["name"] = name
         except BaseException:
-            shutil.rmtree(cdir, ignore_errors=True)
+            rmtree(cdir)
             raise
         return record
 
@@ -242,12 +241,12 @@ class Containers:
 
     def purge(self, c: dict[str, Any], *, volumes: bool) -> None:
         """Delete a stopped container's row and files (lock held)."""
-        import shutil
+        from .fsutil import rmtree
 
         with self.store.write():
             self.store.delete_container(c["id"])
-        shutil.rmtree(self.paths.container_dir(c["id"]), ignore_errors=True)
-        shutil.rmtree(self.paths.bundle(c["id"]), ignore_errors=True)
+        rmtree(self.paths.container_dir(c["id"]))
+        rmtree(self.paths.bundle(c["id"]))
         try:
             os.unlink(self.paths.lock(c["id"]))
         except OSError:

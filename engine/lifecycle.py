@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import time
 
 from .containers import read_exit_file
+from .fsutil import rmtree
 from .errors import InvalidState, PodiumError, RuntimeFailure
 from .runtime import conmon
 from .state import status as st
@@ -91,7 +91,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
                 os.unlink(stale)
             except OSError:
                 pass
-        shutil.rmtree(paths.persist(cid), ignore_errors=True)
+        rmtree(paths.persist(cid))
         paths.persist(cid).mkdir(parents=True, exist_ok=True)
         argv = conmon.conmon_argv(
             conmon=conmon.find_conmon(), cid=cid, cuuid=cuuid(cid), name=c["name"],
@@ -133,6 +133,7 @@ def _prepare_volumes(config: dict[str, Any], rootfs: os.PathLike[str]) -> None:
         src = os.path.join(rootfs, m["destination"].lstrip("/"))
         dst = m["source"]
         if os.path.isdir(src) and not os.path.islink(src) and not os.listdir(dst):
+            import shutil
             shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
 
 
@@ -247,7 +248,7 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
             os.unlink(p)
         except OSError:
             pass
-    shutil.rmtree(paths.persist(cid), ignore_errors=True)
+    rmtree(paths.persist(cid))
     for leftover in ("pidfile", "conmon.pid", "attach", "ctl", "winsz", "conmon.err"):
         try:
             os.unlink(paths.bundle(cid) / leftover)

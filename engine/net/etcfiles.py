@@ -7,7 +7,10 @@ image's files, so the image itself is never modified.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCALHOST = "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n" \
             "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +25,7 @@ def cgroup_v2_unified() -> bool:
 def pick_runtime(override: str | None = None) -> str:
     """Absolute path of the OCI runtime: ``override`` if given, crun on unified v2, else runc."""
     if override:
+        import shutil
         path = override if os.path.isabs(override) else shutil.which(override, path=ENV["PATH"])
         if not path or not os.access(path, os.X_OK):
             raise NotFound(f"OCI runtime {override!r} not found")
