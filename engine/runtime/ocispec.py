@@ -188,6 +188,10 @@ def _user_mount(m: dict) -> dict:
     mtype = m.get("type") or "bind"
     dest = _norm_dest(m.get("destination") or "")
     opts = [str(o) for o in m.get("options") or ()]
+    if mtype == "volume":  # a named or anonymous volume is a bind of its data directory
+        mtype = "bind"
+        if m.get("rw") is False and "ro" not in opts:
+            opts.append("ro")
     if mtype == "bind":
         source = m.get("source")
         if not source or not str(source).startswith("/"):
