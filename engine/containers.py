@@ -148,9 +148,9 @@ class Containers:
         specs.parse_signal(stop_signal)
         mounts = self._mounts(spec, icfg)
         ulimits = [specs.parse_ulimit(u) for u in spec.ulimits]
-        network = spec.network or "none"
-        if network not in ("none", "host") and not network.startswith("ns:"):
-            raise ConfigError(f"network mode {network!r} is not supported yet: use none, host or ns:PATH")
+        from . import health
+        from .net import setup as netsetup
+        net = netsetup.config_from_spec(self.engine, spec)
         return {
             "image": spec.image,
             "entrypoint": entrypoint, "command": command, "args": args,
@@ -173,8 +173,8 @@ class Containers:
             "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else int(spec.stop_timeout),
             "interactive": spec.interactive, "tty": spec.tty,
             "remove": spec.remove,
-            "network_mode": network,
-            "ports": [],
+            **net,
+            **health.config_from_spec(spec, icfg),
             "exposed_ports": sorted((icfg.get("ExposedPorts") or {}).keys()),
             "ulimits": ulimits,
             "sysctls": dict(spec.sysctls),
@@ -242,6 +242,9 @@ class Containers:
     def purge(self, c: dict[str, Any], *, volumes: bool) -> None:
         """Delete a stopped container's row and files (lock held)."""
         from .fsutil import rmtree
+        from .net import setup as netsetup
+
+        netsetup.release(self.engine, c)
 
         with self.store.write():
             self.store.delete_container(c["id"])

@@ -17,6 +17,8 @@ import time
 from .containers import read_exit_file
 from .fsutil import rmtree
 from .errors import InvalidState, PodiumError, RuntimeFailure
+from . import health
+from .net import setup as netsetup
 from .runtime import conmon
 from .state import status as st
 from .timeutil import iso_from_ns, now_iso
@@ -78,9 +80,10 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
         mode = mount_rootfs(engine.images.layer_dirs(image), cdir / "upper", cdir / "work", merged)
         mounted = mode == "overlay"
         _prepare_volumes(config, merged)
-        etc = write_etc_files(bundle, config, paths)
+        net = netsetup.attach(engine, c)
+        etc = write_etc_files(bundle, config, paths, **net)
         spec = build_config(
-            config, cid=cid, rootfs=str(merged), etc_files=etc,
+            _runtime_config(engine, c, net), cid=cid, rootfs=str(merged), etc_files=etc,
             cgroup_path=f"/podium/podium-{cid}", cgroup_v2=cgroup_v2_unified(),
             init_path=INIT_BINARY if config.get("init") else None,
         )
@@ -103,6 +106,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
         launched = conmon.launch(argv, bundle=bundle)
     except BaseException as exc:
         engine.runtime.delete(cid) if isinstance(exc, PodiumError) else None
+        netsetup.detach(engine, c)
         if mounted:
             unmount_rootfs(merged)
         if isinstance(exc, PodiumError):
@@ -121,8 +125,33 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
         raise
     _set_state(engine, c, status=st.RUNNING, pid=launched.pid, conmon_pid=launched.conmon_pid,
                started_at=now_iso(), finished_at="", exit_code=0, error="",
-               stopped_by_user=False, attached=attach)
+               stopped_by_user=False, attached=attach, network=net.get("status") or {})
+    health.start_checker(engine, c)
     return launched, sock
+
+
+def _runtime_config(engine: "Engine", c: dict[str, Any], net: dict[str, Any]) -> dict[str, Any]:
+    """The frozen config with what only start time knows: the namespaces to join."""
+    config = c["config"]
+    mode = config.get("network_mode") or "none"
+    joins = dict(config.get("join_namespaces") or {})
+    if net.get("netns"):
+        mode = "ns:" + net["netns"]
+    elif mode.startswith("container:"):
+        joins.setdefault("network", mode.split(":", 1)[1])
+        mode = "none"
+    if not joins:
+        return {**config, "network_mode": mode} if mode != config.get("network_mode") else config
+    namespaces = {}
+    for kind, ref in joins.items():
+        other = engine.containers.get(ref)
+        if other["state"]["status"] != st.RUNNING or not other["state"].get("pid"):
+            raise InvalidState(f"container {other['name']} must be running to join its {kind} namespace")
+        ns_file = {"network": "net", "mount": "mnt"}.get(kind, kind)
+        namespaces[kind] = f"/proc/{other['state']['pid']}/ns/{ns_file}"
+    if "network" in namespaces:
+        mode = "ns:" + namespaces.pop("network")
+    return {**config, "network_mode": mode, "namespace_paths": namespaces}
 
 
 def _prepare_volumes(config: dict[str, Any], rootfs: os.PathLike[str]) -> None:
@@ -241,6 +270,8 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
         state.update(status=st.EXITED, pid=0, exit_code=-1 if code is None else code,
                      finished_at=iso_from_ns(os.stat(exit_file).st_mtime_ns) if code is not None else now_iso())
     engine.runtime.delete(cid)
+    health.stop_checker(engine, c)
+    netsetup.detach(engine, c)
     unmount_rootfs(paths.container_dir(cid) / "merged")
     attached = state.pop("attached", False)
     for p in (paths.socks / cuuid(cid),):

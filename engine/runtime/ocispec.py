@@ -267,6 +267,14 @@ def _namespaces(config: dict, *, cgroup_v2: bool) -> list[dict]:
     ns += [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
     if cgroup_v2:
         ns.append({"type": "cgroup"})
+    # Joined namespaces (a pod's infra container): {"ipc": "/proc/PID/ns/ipc", ...}
+    paths = config.get("namespace_paths") or {}
+    for entry in ns:
+        path = paths.get(entry["type"])
+        if path:
+            if not path.startswith("/"):
+                raise ConfigError(f"{entry['type']} namespace path {path!r} must be absolute")
+            entry["path"] = path
     return ns
 
 
@@ -433,7 +441,7 @@ def build_config(config: dict, *, cid: str, rootfs: str, etc_files: dict[str, st
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
 
-    return {
+    spec = {
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": bool(config.get("read_only"))},
@@ -442,3 +450,6 @@ def build_config(config: dict, *, cid: str, rootfs: str, etc_files: dict[str, st
         "annotations": {str(k): str(v) for k, v in (config.get("annotations") or {}).items()},
         "linux": linux,
     }
+    if (config.get("namespace_paths") or {}).get("uts"):
+        del spec["hostname"]  # a joined UTS namespace keeps its owner's hostname
+    return spec

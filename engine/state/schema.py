@@ -46,4 +46,28 @@ MIGRATIONS: list[str] = [
         config   TEXT NOT NULL
     );
     """,
+    # 2: networks, per-container network attachments, pods
+    """
+    CREATE TABLE networks (
+        name     TEXT PRIMARY KEY,
+        id       TEXT NOT NULL UNIQUE,
+        created  TEXT NOT NULL,
+        config   TEXT NOT NULL              -- netavark network JSON plus podium's labels/options
+    );
+    CREATE TABLE net_attachments (
+        container_id TEXT NOT NULL,
+        network      TEXT NOT NULL REFERENCES networks(name),
+        ip           TEXT NOT NULL,
+        config       TEXT NOT NULL,         -- aliases, mac, interface name, status
+        PRIMARY KEY (container_id, network)
+    );
+    CREATE UNIQUE INDEX net_attachments_ip ON net_attachments(network, ip);
+    CREATE TABLE pods (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        created  TEXT NOT NULL,
+        config   TEXT NOT NULL,             -- frozen at create: shared namespaces, labels, ports
+        infra_id TEXT
+    );
+    """,
 ]
