@@ -197,7 +197,16 @@ class Containers:
                 mounts.append({"type": "volume", "volume": m["source"] or None,
                                "anonymous": not m["source"], "destination": m["destination"],
                                "rw": m["rw"]})
-        mounts.extend(spec.mounts)
+        for m in spec.mounts:
+            if m["type"] == "bind":
+                src = os.path.abspath(m["source"])
+                if not os.path.exists(src):
+                    if not m.get("create_host_path"):
+                        raise ConfigError(f"invalid bind mount: source {src} does not exist")
+                    os.makedirs(src, exist_ok=True)
+                m = {k: v for k, v in m.items() if k != "create_host_path"}
+                m["source"] = src
+            mounts.append(dict(m))
         for dest, opts in spec.tmpfs.items():
             o = ["rw", "noexec", "nosuid", "nodev"] + [x for x in opts.split(",") if x]
             mounts.append({"type": "tmpfs", "source": "tmpfs", "destination": dest, "options": o,

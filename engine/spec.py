@@ -32,7 +32,7 @@ class ContainerSpec:
         'annotations', 'volumes', 'mounts', 'tmpfs', 'read_only', 'cap_add', 'cap_drop',
         'privileged', 'memory', 'cpus', 'pids_limit', 'shm_size', 'hostname', 'restart',
         'init', 'stop_signal', 'stop_timeout', 'interactive', 'tty', 'remove', 'network',
-        'ports', 'ulimits', 'sysctls', 'pod',
+        'ports', 'ulimits', 'sysctls', 'pod', 'network_aliases', 'ip', 'health',
     )
 
     def __init__(self, image: str, *,
@@ -67,7 +67,10 @@ class ContainerSpec:
                  ports: list[str] | None = None,
                  ulimits: list[str] | None = None,
                  sysctls: dict[str, str] | None = None,
-                 pod: str | None = None) -> None:
+                 pod: str | None = None,
+                 network_aliases: list[str] | None = None,
+                 ip: str | None = None,
+                 health: dict[str, Any] | None = None) -> None:
         self.image = image
         self.name = name
         self.command = command
@@ -101,6 +104,11 @@ class ContainerSpec:
         self.ulimits = list(ulimits) if ulimits is not None else []
         self.sysctls = dict(sysctls) if sysctls is not None else {}
         self.pod = pod
+        self.network_aliases = list(network_aliases) if network_aliases is not None else []
+        self.ip = ip
+        # --health-cmd/-interval/-timeout/-retries/-start-period/-on-failure, --no-healthcheck:
+        # {"cmd": str|list, "interval": str, ..., "disable": bool}; None = the image's
+        self.health = dict(health) if health is not None else None
 
     def __repr__(self) -> str:
         return "ContainerSpec(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"

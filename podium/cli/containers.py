@@ -65,7 +65,20 @@ def container_options(p: Parser) -> None:
     p.add_argument("--stop-signal", help="signal to stop the container")
     p.add_argument("--stop-timeout", help="seconds to wait before SIGKILL")
     flag(p, "-i", "--interactive", help="keep STDIN open")
-    p.add_argument("--network", "--net", dest="network", help="network mode: none, host, ns:PATH")
+    multi(p, "--network", "--net", dest="network",
+          help="networks to join (name, several), or bridge, none, host, container:NAME, ns:PATH")
+    multi(p, "--network-alias", help="add a DNS alias on the container's networks")
+    p.add_argument("--ip", help="static IPv4 address on the container's network")
+    multi(p, "-p", "--publish", help="publish a port: [IP:][HOST:]CTR[/tcp|udp], ranges allowed")
+    multi(p, "--mount", help="attach a mount: type=bind|volume|tmpfs,source=...,destination=...[,ro]")
+    p.add_argument("--pod", help="run the container in this pod")
+    p.add_argument("--health-cmd", help="command to check health ('CMD-SHELL ...' or a JSON array)")
+    p.add_argument("--health-interval", help="time between checks (default 30s)")
+    p.add_argument("--health-timeout", help="time a check may take (default 30s)")
+    p.add_argument("--health-retries", help="failures in a row before unhealthy (default 3)")
+    p.add_argument("--health-start-period", help="grace period before failures count (default 0s)")
+    p.add_argument("--health-on-failure", help="none, kill, restart or stop when unhealthy")
+    flag(p, "--no-healthcheck", help="disable the image's health check")
     multi(p, "--ulimit", help="ulimit: NAME=SOFT[:HARD]")
     multi(p, "--sysctl", help="namespaced kernel parameters KEY=VALUE")
     multi(p, "--annotation", help="add an annotation KEY=VALUE")
@@ -85,6 +98,7 @@ def _int(value: str | None, what: str) -> int | None:
 
 
 def _spec(a: argparse.Namespace):  # noqa: ANN202
+    from podium.engine.mounts import parse_mount
     from podium.engine.spec import ContainerSpec, parse_tmpfs
     entrypoint = None
     if a.entrypoint is not None:
@@ -106,8 +120,18 @@ def _spec(a: argparse.Namespace):  # noqa: ANN202
         pids_limit=_int(a.pids_limit, "pids limit"), shm_size=a.shm_size, hostname=a.hostname,
         restart=a.restart, init=a.init, stop_signal=a.stop_signal,
         stop_timeout=_int(a.stop_timeout, "stop timeout"), interactive=a.interactive,
-        remove=a.rm, network=a.network, ulimits=list(a.ulimit), sysctls=_kv(a.sysctl, "sysctl"),
+        remove=a.rm, network=",".join(a.network) or None, ulimits=list(a.ulimit),
+        sysctls=_kv(a.sysctl, "sysctl"), ports=list(a.publish), network_aliases=list(a.network_alias),
+        ip=a.ip, pod=a.pod, mounts=[parse_mount(m) for m in a.mount], health=_health(a),
     )
+
+
+def _health(a: argparse.Namespace) -> dict[str, Any] | None:
+    keys = ("cmd", "interval", "timeout", "retries", "start_period", "on_failure")
+    given = {k: getattr(a, "health_" + k) for k in keys if getattr(a, "health_" + k) is not None}
+    if a.no_healthcheck:
+        given["disable"] = True
+    return given or None
 
 
 def do_create(a: argparse.Namespace, g: Any) -> int:

@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "container": ("containers", {"list": "ps", "ls": "ps", "cleanup": "cleanup"}),
     "image": ("images", {"list": "images", "ls": "images", "rm": "rmi", "inspect": "image-inspect"}),
+    "network": ("networks", {"list": "ls", "remove": "rm"}),
+    "volume": ("volumes", {"list": "ls", "remove": "rm"}),
+    "pod": ("pods", {"list": "ps", "ls": "ps", "remove": "rm"}),
+    "healthcheck": ("healthchecks", {}),
 }
 GLOBAL_OPTS = ("--root", "--runroot", "--runtime", "--log-level")
 VERSION = "0.1.0"
@@ -45,6 +49,10 @@ Options:
 Commands:
   container  manage containers (container ls, container rm, ...)
   image      manage images (image ls, image rm, image inspect, ...)
+  network    manage networks (network create, ls, inspect, rm, prune, connect, disconnect)
+  volume     manage volumes (volume create, ls, inspect, rm, prune)
+  pod        manage pods (pod create, start, stop, rm, ps, inspect, top, logs)
+  healthcheck  run a container's health check (healthcheck run)
   run create start stop kill restart rm ps logs exec wait inspect port top cp rename
   images import load save rmi tag untag
   version info
