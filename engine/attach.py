@@ -40,6 +40,7 @@ def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 
 
     ctrs = engine.containers
     policy = (c["config"].get("restart_policy") or {}).get("Name", "no")
+    lifecycle.start_dependencies(engine, c)
     with ctrs.lock(c["id"]):
         c = ctrs.reload(c["id"])
         launched, sock = lifecycle.start_locked(engine, c, attach=True, exit_command=policy != "no")

@@ -79,21 +79,33 @@ class Containers:
         return c
 
     # ---- create -------------------------------------------------------------------
-    def create(self, spec: "ContainerSpec") -> dict[str, Any]:
+    def create(self, spec: "ContainerSpec", *, pod_id: str | None = None,
+               infra: bool = False) -> dict[str, Any]:
         """Validate ``spec`` against its image, then store the frozen config."""
         from .fsutil import rmtree
         from .names import generate_name
+        pod: dict[str, Any] = {}
+        if spec.pod:
+            import copy
+            pod = self.engine.pods.membership(spec)
+            spec = copy.copy(spec)
+            spec.network = pod["network"]
+            pod_id = pod["pod_id"]
         images = self.engine.images
         image = images.resolve(spec.image)
         icfg = images.config_of(image)
         config = self._config(spec, image, icfg)
         cid = os.urandom(32).hex()
-        config["hostname"] = spec.hostname or cid[:12]
+        config["hostname"] = pod.get("hostname") or spec.hostname or cid[:12]
+        if pod.get("join_namespaces"):
+            config["join_namespaces"] = pod["join_namespaces"]
+        if infra:
+            config["infra"] = True
         explicit = spec.name is not None
         name = check_name(spec.name) if explicit else generate_name()
         cdir = self.paths.container_dir(cid)
         created = now_iso()
-        record = {"id": cid, "name": name, "image_id": image["id"], "pod_id": None,
+        record = {"id": cid, "name": name, "image_id": image["id"], "pod_id": pod_id,
                   "created": created, "config": config,
                   "state": {"status": st.CREATED, "pid": 0, "exit_code": 0, "started_at": "",
                             "finished_at": "", "restart_count": 0, "stopped_by_user": False,
@@ -233,8 +245,11 @@ class Containers:
 
     # ---- remove -------------------------------------------------------------------
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False,
-               timeout: int | None = None) -> str:
+               timeout: int | None = None, infra_ok: bool = False) -> str:
         c = self.get(ref)
+        if c["config"].get("infra") and not infra_ok:
+            raise InvalidState(f"container {c['name']} is the infra container of a pod: "
+                               "remove the pod instead (podium pod rm)")
         from . import lifecycle
         with self.lock(c["id"]):
             c = self.sync(self.reload(c["id"]))

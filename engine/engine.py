@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .containers import Containers
     from .images import ImageStore
+    from .pods import Pods
     from .runtime.oci import OCIRuntime
     from .volumes import Volumes
 
@@ -51,6 +52,11 @@ class Engine:
     def containers(self) -> "Containers":
         from .containers import Containers
         return Containers(self)
+
+    @cached_property
+    def pods(self) -> "Pods":
+        from .pods import Pods
+        return Pods(self)
 
     @cached_property
     def volumes(self) -> "Volumes":

@@ -53,9 +53,23 @@ def start(engine: "Engine", ref: str, *, attach: bool = False) -> tuple[dict[str
         if status == st.EXITED:
             cleanup_locked(engine, c["id"], restart=False)
             c = ctrs.reload(c["id"])
+        start_dependencies(engine, c)
         launched, sock = start_locked(engine, c, attach=attach)
         launched.close()
         return ctrs.reload(c["id"]), sock
+
+
+def start_dependencies(engine: "Engine", c: dict[str, Any]) -> None:
+    """A container that joins another's namespaces (its pod's infra) needs that one running."""
+    config = c["config"]
+    refs = set((config.get("join_namespaces") or {}).values())
+    mode = config.get("network_mode") or ""
+    if mode.startswith("container:"):
+        refs.add(mode.split(":", 1)[1])
+    for ref in refs:
+        other = engine.containers.get(ref)
+        if other["state"]["status"] not in st.ACTIVE:
+            start(engine, other["id"])
 
 
 def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
@@ -82,6 +96,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
         _prepare_volumes(config, merged)
         net = netsetup.attach(engine, c)
         etc = write_etc_files(bundle, config, paths, **net)
+        _share_etc_files(engine, config, etc)
         spec = build_config(
             _runtime_config(engine, c, net), cid=cid, rootfs=str(merged), etc_files=etc,
             cgroup_path=f"/podium/podium-{cid}", cgroup_v2=cgroup_v2_unified(),
@@ -128,6 +143,17 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
                stopped_by_user=False, attached=attach, network=net.get("status") or {})
     health.start_checker(engine, c)
     return launched, sock
+
+
+def _share_etc_files(engine: "Engine", config: dict[str, Any], etc: dict[str, str]) -> None:
+    """Containers in another's network namespace see its /etc/hosts and resolv.conf (Podman's way)."""
+    mode = config.get("network_mode") or ""
+    if mode.startswith("container:"):
+        owner = engine.containers.get(mode.split(":", 1)[1])
+        bundle = engine.paths.bundle(owner["id"])
+        for dest, name in (("/etc/hosts", "hosts"), ("/etc/resolv.conf", "resolv.conf")):
+            if (bundle / name).exists():
+                etc[dest] = str(bundle / name)
 
 
 def _runtime_config(engine: "Engine", c: dict[str, Any], net: dict[str, Any]) -> dict[str, Any]:

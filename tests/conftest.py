@@ -92,6 +92,7 @@ def teardown_root(p: Podium) -> list[str]:
     """Remove every container of the root, then report what leaked (mounts, runtime state)."""
     problems: list[str] = []
     if p.root.exists():
+        p("pod", "rm", "-f", "-a", check=False)
         out = p("ps", "-aq", "--no-trunc", check=False)
         ids = out.stdout.split()
         if ids:
