@@ -295,10 +295,11 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
                 return  # still alive: nothing to clean up
         state.update(status=st.EXITED, pid=0, exit_code=-1 if code is None else code,
                      finished_at=iso_from_ns(os.stat(exit_file).st_mtime_ns) if code is not None else now_iso())
-    engine.runtime.delete(cid)
+    deleting = engine.runtime.delete_start(cid)
     health.stop_checker(engine, c)
-    netsetup.detach(engine, c)
     unmount_rootfs(paths.container_dir(cid) / "merged")
+    engine.runtime.delete_wait(deleting)
+    netsetup.detach(engine, c)
     attached = state.pop("attached", False)
     for p in (paths.socks / cuuid(cid),):
         try:

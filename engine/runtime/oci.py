@@ -75,9 +75,17 @@ class OCIRuntime:
         return True
 
     def delete(self, cid: str, *, force: bool = True) -> None:
-        proc = self.run("delete", *(["--force"] if force else []), cid, check=False)
-        if proc.returncode != 0 and "does not exist" not in proc.stderr:
-            raise RuntimeFailure(f"{self.name} delete: {_last_line(proc.stderr)}")
+        self.delete_wait(self.delete_start(cid, force=force))
+
+    def delete_start(self, cid: str, *, force: bool = True) -> subprocess.Popen[str]:
+        """Start ``delete`` and return at once, so the caller can unmount meanwhile."""
+        return subprocess.Popen(self.argv("delete", *(["--force"] if force else []), cid), env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def delete_wait(self, proc: subprocess.Popen[str]) -> None:
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0 and "does not exist" not in err:
+            raise RuntimeFailure(f"{self.name} delete: {_last_line(err)}")
 
     def state(self, cid: str) -> dict | None:
         proc = self.run("state", cid, check=False)
