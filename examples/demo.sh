@@ -16,7 +16,7 @@ podium rm -f demo-web >/dev/null 2>&1 || true
 run podium import "$tmp/busybox.tar" demo/busybox --change 'CMD ["sh"]'
 run podium images
 run podium run --rm demo/busybox sh -c 'echo "hello from $(hostname)"; exit 3' || echo "(exit code $?)"
-run podium run -d --name demo-web --network host demo/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /www
+run podium run -d --init --name demo-web --network host demo/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /www
 run podium ps
 step "fetch http://127.0.0.1:$PORT/"
 for i in $(seq 50); do
