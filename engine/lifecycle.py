@@ -205,8 +205,6 @@ def stop(engine: "Engine", ref: str, *, timeout: int | None = None) -> str:
         c = ctrs.sync(ctrs.reload(c["id"]))
         if c["state"]["status"] in st.ACTIVE:
             stop_locked(engine, c, timeout=timeout)
-        elif c["state"].get("restart_policy_pending"):
-            pass
         cleanup_locked(engine, c["id"], restart=False)
     return c["name"]
 
@@ -228,16 +226,16 @@ def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = No
 
 
 def kill(engine: "Engine", ref: str, *, signal: str = "SIGKILL") -> str:
-    from .spec import parse_signal, signal_name
+    from .spec import parse_signal
     num = parse_signal(signal)
     ctrs = engine.containers
     c = ctrs.get(ref)
     with ctrs.lock(c["id"]):
         c = ctrs.sync(ctrs.reload(c["id"]))
         st.require(c["name"], c["state"]["status"], (st.RUNNING, st.PAUSED, st.STOPPING), "kill")
-        if num in (9, 15, 2):
+        if num in (9, 15, 2):  # a kill that ends the container counts as a user's stop (Docker)
             _set_state(engine, c, stopped_by_user=True)
-        engine.runtime.kill(c["id"], signal_name(num)[3:] if signal_name(num).startswith("SIG") else str(num))
+        engine.runtime.kill(c["id"], str(num))
     return c["name"]
 
 
