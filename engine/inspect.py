@@ -55,6 +55,7 @@ def inspect(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
             "Error": state.get("error", ""),
             "StartedAt": state.get("started_at") or ZERO,
             "FinishedAt": state.get("finished_at") or ZERO,
+            **_health(config, state),
         },
         "Image": "sha256:" + c["image_id"] if c["image_id"] else "",
         "ImageName": config["image"],
@@ -85,6 +86,8 @@ def inspect(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
             "Tty": bool(config.get("tty")),
             "ExposedPorts": {p: {} for p in config.get("exposed_ports", [])},
             "Volumes": {m["destination"]: {} for m in config.get("mounts", []) if m["type"] == "volume"},
+            "Healthcheck": config.get("healthcheck"),
+            "HealthcheckOnFailureAction": config.get("health_on_failure") or "none",
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}" + ("" if m.get("rw", True) else ":ro")
@@ -114,6 +117,24 @@ def inspect(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _health(config: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """``State.Health`` (Docker) and ``State.Healthcheck`` (older Podman), only with a check."""
+    if not config.get("healthcheck"):
+        return {}
+    h = state.get("health") or {}
+    health = {"Status": h.get("Status", ""), "FailingStreak": h.get("FailingStreak", 0),
+              "Log": list(h.get("Log") or [])}
+    return {"Health": health, "Healthcheck": health}
+
+
+def _health_suffix(c: dict[str, Any]) -> str:
+    """`` (healthy)`` for ps's STATUS of a running container with a check."""
+    if not c["config"].get("healthcheck"):
+        return ""
+    status = (c["state"].get("health") or {}).get("Status")
+    return f" ({status})" if status else ""
+
+
 def _port_map(config: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in config.get("ports", []):
@@ -128,7 +149,8 @@ def status_text(c: dict[str, Any], now: float | None = None) -> str:
     state = c["state"]
     s = state["status"]
     if s in (st.RUNNING, st.STOPPING):
-        return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " ago"
+        up = "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " ago"
+        return up + _health_suffix(c)
     if s == st.PAUSED:
         return "Up " + human_duration(now - parse_iso(state.get("started_at", ""))) + " ago (Paused)"
     if s == st.EXITED:
