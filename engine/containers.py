@@ -281,7 +281,7 @@ class Containers:
         for m in c["config"]["mounts"]:
             if volumes and m["type"] == "volume" and m.get("anonymous"):
                 try:
-                    self.engine.volumes.remove(m["volume"], force=True)
+                    self.engine.volumes.remove(m["volume"])
                 except PodiumError:
                     pass
 

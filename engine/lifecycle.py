@@ -93,6 +93,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
     try:
         mode = mount_rootfs(engine.images.layer_dirs(image), cdir / "upper", cdir / "work", merged)
         mounted = mode == "overlay"
+        engine.volumes.mount_for(c)
         _prepare_volumes(config, merged)
         net = netsetup.attach(engine, c)
         etc = write_etc_files(bundle, config, paths, **net)
@@ -122,6 +123,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
     except BaseException as exc:
         engine.runtime.delete(cid) if isinstance(exc, PodiumError) else None
         netsetup.detach(engine, c)
+        engine.volumes.unmount_for(c)
         if mounted:
             unmount_rootfs(merged)
         if isinstance(exc, PodiumError):
@@ -298,6 +300,7 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
     unmount_rootfs(paths.container_dir(cid) / "merged")
     engine.runtime.delete_wait(deleting)
     netsetup.detach(engine, c)
+    engine.volumes.unmount_for(c)
     attached = state.pop("attached", False)
     for p in (paths.socks / cuuid(cid),):
         try:
