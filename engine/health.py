@@ -468,7 +468,8 @@ def run(engine: "Engine", ref: str, *, from_checker: bool = False) -> str:
         raise
     cid, hc = c["id"], c["config"].get("healthcheck")
     if c["state"]["status"] != st.RUNNING:
-        if from_checker:
+        # paused or stopping: skip this check; created or exited: the loop is over
+        if from_checker and c["state"]["status"] not in st.ACTIVE:
             raise CheckerDone(f"container {c['name']} is not running")
         raise InvalidState(f"container {c['name']} is not running")
     if not hc:
@@ -489,8 +490,10 @@ def run(engine: "Engine", ref: str, *, from_checker: bool = False) -> str:
         c = engine.store.container(cid)
         if c is None or ctrs.sync(c)["state"]["status"] != st.RUNNING \
                 or c["state"].get("started_at", "") != started_at:
-            # stopped or restarted while the check ran: the result belongs to no current run
-            if from_checker:
+            # stopped, paused or restarted while the check ran: the result belongs to no current run
+            over = c is None or c["state"]["status"] not in st.ACTIVE \
+                or c["state"].get("started_at", "") != started_at
+            if from_checker and over:
                 raise CheckerDone(f"container {ref} stopped during its health check")
             raise InvalidState(f"container {ref} stopped during its health check")
         started = parse_iso(started_at)
