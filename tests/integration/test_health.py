@@ -95,9 +95,11 @@ def test_healthy_then_unhealthy_then_stopped_without_systemd(podium: Podium, ima
     # one process, no children (the waits are a shell builtin), small
     assert not Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     rollup = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
-    private_kb = sum(int(rollup[k].split()[0]) for k in ("Private_Clean", "Private_Dirty"))
-    print(f"\nchecker {pid}: Rss {rollup['Rss'].strip()}, Pss {rollup['Pss'].strip()}, private {private_kb} kB")
-    assert private_kb < 1024
+    # What the checker really costs is its dirty memory: busybox's clean text pages are
+    # counted "private" whenever no other busybox process happens to map them.
+    dirty_kb = int(rollup["Private_Dirty"].split()[0])
+    print(f"\nchecker {pid}: Rss {rollup['Rss'].strip()}, Pss {rollup['Pss'].strip()}, private dirty {dirty_kb} kB")
+    assert dirty_kb < 512
 
     podium("exec", "web", "touch", "/tmp/ok")
     wait_for("healthy", lambda: health(podium, "web").get("Status") == "healthy")
