@@ -42,7 +42,9 @@ class _File:
 
 
 class Loader:
-    def __init__(self, *, warnings: list[str], locator: Locator, stdin: str | TextIO | None = None) -> None:
+    def __init__(self, *, warnings: list[str], locator: Locator, stdin: str | TextIO | None = None,
+                 cwd: str | None = None) -> None:
+        self.cwd = cwd
         self.warnings = warnings
         self.locator = locator
         self.stdin = stdin
@@ -71,11 +73,11 @@ class Loader:
         text = self.read(path)
         filename = "<stdin>" if path == "-" else path
         out = []
-        for i, doc in enumerate(load_documents(text, filename)):
-            source = SourceFile(filename, doc.positions, doc_index=i)
+        for i, doc in enumerate(load_documents(text, filename, cwd=self.cwd)):
+            source = SourceFile(filename, doc.positions, doc_index=i, cwd=self.cwd)
             if not isinstance(doc.data, dict):
                 raise ConfigError("the top level of a compose file must be a mapping", where=source.where(()))
-            data = interpolate_tree(doc.data, env.get, source=source, warnings=self.warnings)
+            data = interpolate_tree(_drop_nulls(doc.data), env.get, source=source, warnings=self.warnings)
             validate.check(data, source)
             canon = dedupe(canonicalize(data, source=source, base_dir=base_dir, warnings=self.warnings))
             out.append((source, doc, canon))
@@ -134,6 +136,16 @@ class Loader:
             scopes = [_ExtendsScope(self, source, doc, canon, env) for source, doc, canon in parsed.docs]
             self._extends_cache[key] = scopes  # type: ignore[assignment]
         return self._extends_cache[key]  # type: ignore[return-value]
+
+
+def _drop_nulls(doc: dict[str, Any]) -> dict[str, Any]:
+    """A null top-level section or service attribute means "nothing here" (and keeps the base in a merge)."""
+    out = {k: v for k, v in doc.items() if v is not None}
+    services = out.get("services")
+    if isinstance(services, dict):
+        out["services"] = {name: ({k: v for k, v in svc.items() if v is not None} if isinstance(svc, dict) else svc)
+                           for name, svc in services.items()}
+    return out
 
 
 class _ExtendsScope:
@@ -206,7 +218,7 @@ def load_project(files: list[str] | None = None, *, project_name: str | None = N
     found = disc.discover(files, project_dir=project_dir, env_files=env_files, environ=environ, cwd=cwd)
     warnings = list(found.warnings)
     locator = Locator()
-    loader = Loader(warnings=warnings, locator=locator, stdin=stdin)
+    loader = Loader(warnings=warnings, locator=locator, stdin=stdin, cwd=cwd)
     merged = loader.load_files(found.files, base_dir=found.project_dir, env=found.environment)
     if not any(merged.get(k) for k in ("services", "networks", "volumes", "secrets", "configs", "name")):
         raise ConfigError("empty compose file: no services", where=", ".join(

@@ -30,12 +30,12 @@ def fmt_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def display_name(filename: str) -> str:
+def display_name(filename: str, cwd: str | None = None) -> str:
     """A file name as users want to read it: relative to the working directory when under it."""
     if filename in ("-", "<stdin>"):
         return "<stdin>"
     try:
-        rel = os.path.relpath(filename)
+        rel = os.path.relpath(filename, cwd or os.getcwd())
     except ValueError:
         return filename
     return filename if rel.startswith("..") else rel
@@ -46,9 +46,10 @@ class SourceFile:
 
     __slots__ = ("filename", "display", "positions", "doc_index")
 
-    def __init__(self, filename: str, positions: dict[Path, tuple[int, int]], *, doc_index: int = 0) -> None:
+    def __init__(self, filename: str, positions: dict[Path, tuple[int, int]], *, doc_index: int = 0,
+                 cwd: str | None = None) -> None:
         self.filename = filename
-        self.display = display_name(filename)
+        self.display = display_name(filename, cwd)
         self.positions = positions
         self.doc_index = doc_index
 

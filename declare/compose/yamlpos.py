@@ -74,8 +74,8 @@ def _float(text: str) -> float:
 
 
 class _Builder:
-    def __init__(self, filename: str) -> None:
-        self.display = display_name(filename)
+    def __init__(self, display: str) -> None:
+        self.display = display
         self.positions: dict[Path, tuple[int, int]] = {}
         self.resets: list[Path] = []
         self.overrides: list[Path] = []
@@ -172,8 +172,11 @@ class _Builder:
         return out
 
 
-def load_documents(text: str, filename: str) -> list[Document]:
-    """Parse every document of a YAML stream; empty documents are skipped."""
+def load_documents(text: str, filename: str, *, cwd: str | None = None) -> list[Document]:
+    """Parse every document of a YAML stream; empty documents are skipped.
+
+    Errors name the file relative to ``cwd`` (the current directory by default).
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -183,17 +186,17 @@ def load_documents(text: str, filename: str) -> list[Document]:
         nodes = list(yaml.compose_all(io.StringIO(text)))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = display_name(filename)
+        where = display_name(filename, cwd)
         if mark is not None:
             where += f":{mark.line + 1}:{mark.column + 1}"
         problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ConfigError(f"invalid YAML: {problem or exc}", where=where) from None
     except YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", where=display_name(filename)) from None
+        raise ConfigError(f"invalid YAML: {exc}", where=display_name(filename, cwd)) from None
     for node in nodes:
-        if node is None:
-            continue
-        b = _Builder(filename)
+        if node is None or (node.id == "scalar" and _tag(node).endswith(":null")):
+            continue  # an empty document
+        b = _Builder(display_name(filename, cwd))
         b.mark((), node)
         data = b.build(node, ())
         docs.append(Document(data=data, positions=b.positions, resets=b.resets, overrides=b.overrides))
