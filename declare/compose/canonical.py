@@ -42,6 +42,12 @@ class Canon:
         except ValueError as exc:
             raise self.source.error(str(exc), path) from None
 
+    def same_place(self, new: Path, old: Path) -> None:
+        """A list entry that became a map entry keeps its position (``[db]`` -> ``{db: ...}``)."""
+        pos = self.source.positions.get(old)
+        if pos is not None:
+            self.source.positions.setdefault(new, pos)
+
     def abspath(self, p: str) -> str:
         return syntax.resolve_host_path(p, self.base_dir)
 
@@ -60,9 +66,10 @@ class Canon:
             text = str(item)
             if "=" in text:
                 k, v = text.split("=", 1)
-                out[k] = v
             else:
-                out[text] = bare
+                k, v = text, bare
+            out[k] = v
+            self.same_place(path + (k,), path + (i,))
         return out
 
     def str_list(self, value: Any) -> list[str]:
@@ -250,6 +257,8 @@ class Canon:
 
     def svc_networks(self, value: Any, path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(value, list):
+            for i, n in enumerate(value):
+                self.same_place(path + (str(n),), path + (i,))
             return {str(n): {} for n in value}
         out = {}
         for name, conf in (value or {}).items():
@@ -259,6 +268,8 @@ class Canon:
 
     def svc_depends_on(self, value: Any, path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(value, list):
+            for i, n in enumerate(value):
+                self.same_place(path + (str(n),), path + (i,))
             return {str(n): {"condition": "service_started", "required": True} for n in value}
         out = {}
         for name, conf in (value or {}).items():

@@ -118,6 +118,7 @@ class Loader:
             if not os.path.isfile(p):
                 raise ConfigError(f"env file {p} not found", where=inc.get("where"))
         sub_env = disc.load_environment(env_files, env)
+        known = len(self.locator.sources)
         sub = self.load_files(paths, base_dir=project_dir, env=sub_env, include_stack=include_stack)
         for kind in ("services", "networks", "volumes", "secrets", "configs"):
             for key, value in (sub.get(kind) or {}).items():
@@ -125,7 +126,7 @@ class Loader:
                 if key in mine and mine[key] != value:
                     raise ConfigError(f"{kind[:-1]} {key!r} from included file {paths[0]} conflicts with "
                                       f"a different definition of {key!r} in this project",
-                                      where=self.locator.where((kind, key)), field=fmt_path((kind, key)))
+                                      where=self.locator.where((kind, key), upto=known), field=fmt_path((kind, key)))
                 mine[key] = value
 
     def extends_scope(self, path: str, env: Mapping[str, str]) -> list[_ExtendsScope]:

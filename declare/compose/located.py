@@ -97,10 +97,11 @@ class Locator:
     def alias(self, prefix: Path, source: SourceFile, target: Path) -> None:
         self.aliases.setdefault(tuple(prefix), []).append((source, tuple(target)))
 
-    def where(self, path: Path) -> str | None:
+    def where(self, path: Path, *, upto: int | None = None) -> str | None:
+        """``file:line:col`` of ``path`` in the last file defining most of it (among the first ``upto`` files)."""
         path = tuple(path)
         best: tuple[int, SourceFile, Path] | None = None
-        candidates: list[tuple[SourceFile, Path]] = [(s, path) for s in self.sources]
+        candidates: list[tuple[SourceFile, Path]] = [(s, path) for s in self.sources[:upto]]
         for prefix, targets in self.aliases.items():
             if path[: len(prefix)] == prefix:
                 candidates += [(src, target + path[len(prefix):]) for src, target in targets]

@@ -164,6 +164,7 @@ class Normalizer:
                     raise self.fail(f"service {name!r} depends on undefined service {dep!r}", p + ("depends_on", dep))
                 self.warnings.append(f"service {name!r}: optional dependency {dep!r} is not defined; ignored")
                 deps.pop(dep)
+        svc["depends_on"] = deps
         for dep in _dependencies(name, svc):
             if dep not in services:
                 raise self.fail(f"service {name!r} refers to undefined service {dep!r}", p)
