@@ -40,8 +40,41 @@ if TYPE_CHECKING:
 # ---- --change -----------------------------------------------------------------------
 
 _CHANGE_RE = re.compile(r"^\s*([A-Za-z]+)(?:\s+|=)(.*)$", re.S)
-_CHANGE_KEYS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "STOPSIGNAL", "USER", "VOLUME",
-                "WORKDIR")
+_CHANGE_KEYS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "USER",
+                "VOLUME", "WORKDIR")
+_HEALTH_OPTS = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod",
+                "retries": "Retries"}
+
+
+def _healthcheck(value: str, change: str) -> dict[str, Any]:
+    """``HEALTHCHECK [--interval=D --timeout=D --start-period=D --retries=N] CMD ...`` or ``NONE``."""
+    from .health import parse_duration
+
+    out: dict[str, Any] = {}
+    rest = value
+    while rest.startswith("--"):
+        opt, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        name, eq, val = opt[2:].partition("=")
+        if name not in _HEALTH_OPTS or not eq:
+            raise ConfigError(f"invalid change {change!r}: unknown HEALTHCHECK option {opt!r}",
+                              field="--change")
+        if name == "retries":
+            if not val.isdigit():
+                raise ConfigError(f"invalid change {change!r}: --retries takes a number",
+                                  field="--change")
+            out["Retries"] = int(val)
+        else:
+            out[_HEALTH_OPTS[name]] = parse_duration(val, what=f"HEALTHCHECK --{name}")
+    word, _, cmd = rest.partition(" ")
+    if word.upper() == "NONE" and not cmd.strip():
+        return {"Test": ["NONE"]}
+    if word.upper() != "CMD" or not cmd.strip():
+        raise ConfigError(f"invalid change {change!r}: expected HEALTHCHECK [OPTIONS] CMD command, "
+                          "or HEALTHCHECK NONE", field="--change")
+    command = _command(cmd.strip())
+    test = ["CMD-SHELL", command[2]] if command[:2] == ["/bin/sh", "-c"] else ["CMD", *command]
+    return {"Test": test, **out}
 
 
 def _words(value: str, change: str) -> list[str]:
@@ -135,6 +168,8 @@ def apply_changes(config: dict[str, Any], changes: Iterable[str]) -> dict[str, A
             config["Env"] = env
         elif key == "LABEL":
             config.setdefault("Labels", {}).update(dict(_pairs(value, change)))
+        elif key == "HEALTHCHECK":
+            config["Healthcheck"] = _healthcheck(value, change)
         elif key == "EXPOSE":
             ports = config.setdefault("ExposedPorts", {})
             for p in _ports(value, change):

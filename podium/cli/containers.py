@@ -282,7 +282,7 @@ def do_rm(a: argparse.Namespace, g: Any) -> int:
     return bulk(_refs(a, g, running=False), remove, lambda ref, cid: cid or None)
 
 
-FILTER_KEYS = ("label", "name", "status", "id", "ancestor", "exited")
+FILTER_KEYS = ("label", "name", "status", "id", "ancestor", "exited", "health", "pod")
 
 
 def _filters(values: list[str]) -> list[tuple[str, str]]:
@@ -296,7 +296,8 @@ def _filters(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def match(c: dict[str, Any], entry: dict[str, Any], filters: list[tuple[str, str]]) -> bool:
+def match(c: dict[str, Any], entry: dict[str, Any], filters: list[tuple[str, str]],
+          pod_names: dict[str, str] | None = None) -> bool:
     """Podman's filter logic: values of one key are OR-ed (labels AND-ed), keys AND-ed."""
     import re
     by_key: dict[str, list[bool]] = {}
@@ -313,6 +314,17 @@ def match(c: dict[str, Any], entry: dict[str, Any], filters: list[tuple[str, str
             ok = c["id"].startswith(val)
         elif key == "ancestor":
             ok = val in (c["config"]["image"], c["image_id"], (c["image_id"] or "")[:12])
+        elif key == "health":
+            if not c["config"].get("healthcheck"):
+                health = "none"
+            elif c["state"]["status"] == "running":
+                health = (c["state"].get("health") or {}).get("Status") or "starting"
+            else:
+                health = ""  # a stopped container has no health, as in Podman
+            ok = health == val
+        elif key == "pod":
+            pid = c.get("pod_id") or ""
+            ok = bool(pid) and (pid.startswith(val) or (pod_names or {}).get(pid) == val)
         else:  # exited
             ok = entry["Exited"] and str(entry["ExitCode"]) == val
         by_key.setdefault(key, []).append(ok)
@@ -335,9 +347,10 @@ def do_ps(a: argparse.Namespace, g: Any) -> int:
     flt = _filters(a.filter)
     last = 1 if a.latest else a.last
     rows = []
+    pod_names = {p["id"]: p["name"] for p in eng.pods.list()} if any(k == "pod" for k, _ in flt) else None
     for c in eng.containers.list(all=a.all or bool(flt) or last > 0):
         entry = ps_entry(c)
-        if match(c, entry, flt):
+        if match(c, entry, flt, pod_names):
             rows.append(entry)
     if last >= 0:
         rows = sorted(rows, key=lambda e: e["Created"], reverse=True)[:last]

@@ -79,3 +79,13 @@ def test_pod_logs_and_errors(podium: Podium, image: str) -> None:
     assert r.returncode == 125 and "infra container" in r.stderr
     podium("pod", "rm", "-f", "logs")
     assert podium("pod", "exists", "logs", check=False).returncode == 1
+
+
+def test_ps_filters_pod_and_health(podium: Podium, image: str) -> None:
+    podium("pod", "create", "--name", "fp")
+    podium("create", "--pod", "fp", "--name", "member", image, "true")
+    podium("create", "--name", "loner", "--health-cmd", "true", image, "sleep", "5")
+    names = lambda *f: sorted(podium("ps", "-a", *f, "--format", "{{.Names}}").stdout.split())  # noqa: E731
+    assert "member" in names("--filter", "pod=fp") and "loner" not in names("--filter", "pod=fp")
+    assert names("--filter", "health=starting") == []          # not running: no health yet
+    assert "loner" not in names("--filter", "health=none") and "member" in names("--filter", "health=none")

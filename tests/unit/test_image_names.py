@@ -236,3 +236,18 @@ def test_tag_shortcut_agrees_with_the_pattern(value: str) -> None:
                                    "a.b", ""])
 def test_path_shortcut_agrees_with_the_pattern(value: str) -> None:
     assert _path_ok(value) == (re.match(_PATH_RE, value) is not None)
+
+
+def test_change_healthcheck() -> None:
+    from podium.engine.image_io import apply_changes
+    cfg = apply_changes({}, ["HEALTHCHECK --interval=5s --retries=2 CMD test -f /ok"])
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /ok"], "Interval": 5_000_000_000,
+                                  "Retries": 2}
+    cfg = apply_changes({}, ['HEALTHCHECK CMD ["wget", "-q", "x"]'])
+    assert cfg["Healthcheck"] == {"Test": ["CMD", "wget", "-q", "x"]}
+    assert apply_changes({}, ["HEALTHCHECK NONE"])["Healthcheck"] == {"Test": ["NONE"]}
+    import pytest
+    from podium.engine.errors import ConfigError
+    for bad in ("HEALTHCHECK --bogus=1 CMD x", "HEALTHCHECK x", "HEALTHCHECK --retries=x CMD y"):
+        with pytest.raises(ConfigError):
+            apply_changes({}, [bad])
