@@ -162,9 +162,9 @@ class Canon:
 
     def svc_build(self, value: Any, path: Path) -> dict[str, Any]:
         build = {"context": value} if isinstance(value, str) else dict(value or {})
-        build.setdefault("context", ".")
-        ctx = str(build["context"])
-        build["context"] = ctx if is_remote(ctx) else self.abspath(ctx)
+        if build.get("context") is not None:  # no default here: an override may set only args
+            ctx = str(build["context"])
+            build["context"] = ctx if is_remote(ctx) else self.abspath(ctx)
         for k in ("args", "labels", "additional_contexts"):
             if k in build:
                 build[k] = self.kv(build[k], path + (k,), bare=None if k == "args" else "")

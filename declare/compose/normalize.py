@@ -53,8 +53,9 @@ def _dependencies(name: str, svc: dict[str, Any]) -> list[str]:
 
 class Normalizer:
     def __init__(self, doc: dict[str, Any], *, name: str, locator: Locator, environment: dict[str, str],
-                 warnings: list[str]) -> None:
+                 warnings: list[str], working_dir: str) -> None:
         self.doc = doc
+        self.working_dir = working_dir
         self.name = name
         self.loc = locator
         self.env = environment
@@ -137,6 +138,8 @@ class Normalizer:
             svc["extra_hosts"] = _sorted(svc["extra_hosts"])
         if svc.get("ulimits"):
             svc["ulimits"] = _sorted(svc["ulimits"])
+        if svc.get("build") is not None and not svc["build"].get("context"):
+            svc["build"] = {**svc["build"], "context": self.working_dir}
         if not svc.get("image") and not svc.get("build"):
             raise self.fail(f"service {name!r} has neither an image nor a build context", p)
 
@@ -330,7 +333,8 @@ class Normalizer:
 def build_project(doc: dict[str, Any], *, name: str, working_dir: str, config_files: list[str],
                   environment: dict[str, str], profiles: Iterable[str], wanted: Iterable[str], locator: Locator,
                   warnings: list[str]) -> m.Project:
-    norm = Normalizer(doc, name=name, locator=locator, environment=environment, warnings=warnings)
+    norm = Normalizer(doc, name=name, locator=locator, environment=environment, warnings=warnings,
+                      working_dir=working_dir)
     enabled, disabled, active = norm.select(profiles, wanted)
     raw_services = doc.get("services") or {}
     services = {n: norm.service(n, raw_services[n]) for n in enabled}
