@@ -114,8 +114,17 @@ def _key(k: Any) -> str:
 
 def _loader() -> Any:
     from ruamel.yaml import YAML
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Yaml11Resolver(VersionedResolver):
+        """YAML 1.1 for every document of a stream (``YAML.version`` holds for the first only)."""
+
+        @property
+        def processing_version(self) -> Any:
+            return (1, 1)
+
     y = YAML(typ="rt")
-    y.version = (1, 1)
+    y.Resolver = Yaml11Resolver
     y.allow_duplicate_keys = False
     return y
 

@@ -31,6 +31,8 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "volume": ("volumes", {"list": "ls", "remove": "rm"}),
     "pod": ("pods", {"list": "ps", "ls": "ps", "remove": "rm"}),
     "healthcheck": ("healthchecks", {}),
+    "kube": ("kube", {}),
+    "play": ("kube", {"kube": "play"}),
 }
 GLOBAL_OPTS = ("--root", "--runroot", "--runtime", "--log-level")
 VERSION = "0.1.0"

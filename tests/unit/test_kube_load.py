@@ -136,8 +136,9 @@ def test_multi_document_directory_and_stdin(tmp_path: Path) -> None:
 
 
 def test_yaml_1_1_octal_modes_like_kubernetes(tmp_path: Path) -> None:
-    docs = load_documents("defaultMode: 0644\nmode: 0o600\nflag: yes\n", "x.yaml")
+    docs = load_documents("defaultMode: 0644\nmode: 0o600\nflag: yes\n---\nlater: {mode: 0640}\n", "x.yaml")
     assert docs[0].data == {"defaultMode": 0o644, "mode": "0o600", "flag": True}
+    assert docs[1].data == {"later": {"mode": 0o640}}  # every document, not just the first
 
 
 def test_same_object_twice_is_an_error(tmp_path: Path) -> None:
