@@ -3,9 +3,10 @@
 Docker Compose's rules, in its order:
 
 1. the environment: the process environment over the env files, which are
-   ``--env-file`` (repeatable) or else ``.env`` in the working directory
-   (``--project-directory``, else the first ``-f`` file's directory, else the
-   current directory);
+   ``--env-file`` (repeatable) or else ``.env`` in the project directory (a
+   first look, before the files are known, uses ``--project-directory``, the
+   first ``-f`` file's directory or the current directory, so that ``.env``
+   can set ``COMPOSE_FILE``);
 2. the files: ``-f`` (repeatable, ``-`` is stdin), else ``COMPOSE_FILE``
    (split on ``COMPOSE_PATH_SEPARATOR`` or ``os.pathsep``), else the first of
    ``compose.yaml``, ``compose.yml``, ``docker-compose.yaml``,
@@ -114,14 +115,17 @@ def discover(files: list[str] | None, *, project_dir: str | None = None, env_fil
         first = next((f for f in given if f != "-"), None)
         workdir = os.path.dirname(first) if first else cwd
 
+    def default_env_files(directory: str) -> list[str]:
+        dotenv = os.path.join(directory, ".env")
+        return [dotenv] if os.path.isfile(dotenv) and not _truthy(environ.get("COMPOSE_DISABLE_ENV_FILE")) else []
+
     if env_files:
         used = [here(p) for p in env_files]
         for p in used:
             if not os.path.isfile(p):
                 raise ConfigError(f"env file {p} not found")
     else:
-        dotenv = os.path.join(workdir, ".env")
-        used = [dotenv] if os.path.isfile(dotenv) and not _truthy(environ.get("COMPOSE_DISABLE_ENV_FILE")) else []
+        used = default_env_files(workdir)
     env = load_environment(used, environ)
 
     if not given and env.get("COMPOSE_FILE"):
@@ -135,7 +139,12 @@ def discover(files: list[str] | None, *, project_dir: str | None = None, env_fil
 
     if project_dir is None:
         first = next((f for f in given if f != "-"), None)
-        workdir = os.path.dirname(first) if first else cwd
+        final = os.path.dirname(first) if first else cwd
+        if final != workdir and not env_files:
+            # the files were found elsewhere (COMPOSE_FILE, a parent directory): their directory's .env counts
+            workdir = final
+            used = default_env_files(workdir)
+            env = load_environment(used, environ)
     return Discovery(files=given, project_dir=workdir, environment=env, env_files=used, warnings=warnings)
 
 

@@ -174,3 +174,10 @@ def test_discover_dotenv_next_to_first_file(tmp_path: Path) -> None:
     assert d.project_dir == str(tmp_path / "sub")
     assert d.env_files == [str(tmp_path / "sub/.env")]
     assert d.environment == {"X": "1"}
+
+
+def test_dotenv_of_a_project_found_in_a_parent(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: busybox:${TAG}\n", ".env": "TAG=parent\n",
+                     "sub/.keep": ""})
+    p = load_project(cwd=str(tmp_path / "sub"), environ={})
+    assert p.services["web"].image == "busybox:parent"
