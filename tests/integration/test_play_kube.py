@@ -1,0 +1,452 @@
+"""play kube / kube down on real containers: every case in tests/kube_cases/ played and checked from inside.
+
+Each case file is played in a private storage root; the check looks at what the
+containers really see (environment, files and their modes, cgroup limits, ids,
+mounts, processes). Bad inputs must fail with one located line and leave
+nothing behind; ``kube down`` must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.conftest import Podium
+
+CASES = Path(__file__).resolve().parent.parent / "kube_cases"
+CHECKS: dict[str, Callable[..., None]] = {}
+
+
+def check(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        CHECKS[name] = fn
+        return fn
+    return register
+
+
+def prepare(tmp_path: Path, name: str) -> str:
+    """The case file with @TMP@ replaced by a private directory for host paths."""
+    text = (CASES / f"{name}.yaml").read_text().replace("@TMP@", str(tmp_path))
+    out = tmp_path / f"{name}.yaml"
+    out.write_text(text)
+    return str(out)
+
+
+def sh(podium: Podium, ctr: str, script: str) -> str:
+    return podium("exec", ctr, "sh", "-c", script).stdout
+
+
+def wait_for(fn: Callable[[], object], timeout: float = 10.0) -> object:
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def file_in(podium: Podium, ctr: str, path: str) -> str:
+    return str(wait_for(lambda: podium("exec", ctr, "cat", path, check=False).stdout))
+
+
+def env_of(podium: Podium, ctr: str) -> dict[str, str]:
+    out = podium("exec", ctr, "env").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def inspect(podium: Podium, ref: str) -> dict:
+    return json.loads(podium("inspect", ref).stdout)[0]
+
+
+def nothing_left(podium: Podium, *, volumes: tuple[str, ...] = ()) -> None:
+    assert podium("ps", "-aq").stdout.split() == []
+    assert podium("pod", "ps", "-q").stdout.split() == []
+    assert podium("volume", "ls", "-q").stdout.split() == list(volumes)
+
+
+def cgroup_limits(podium: Podium, ctr: str) -> tuple[str, str]:
+    cg = "/sys/fs/cgroup"
+    if os.path.exists(f"{cg}/cgroup.controllers"):
+        mem, cpu = sh(podium, ctr, f"cat {cg}/memory.max; cat {cg}/cpu.max").splitlines()
+        return mem, cpu.replace(" ", "/")
+    out = sh(podium, ctr, f"cat {cg}/memory/memory.limit_in_bytes {cg}/cpu/cpu.cfs_quota_us "
+                          f"{cg}/cpu/cpu.cfs_period_us").split()
+    return out[0], f"{out[1]}/{out[2]}"
+
+
+# ---- the cases -----------------------------------------------------------------------------
+
+@check("env-value")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envvalue-c")
+    assert (env["FIRST"], env["SECOND"], env["ESCAPED"], env["UNKNOWN"]) == ("one", "one-two", "$(FIRST)", "$(NOPE)")
+
+
+@check("env-configmap")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envcm-c")
+    assert env["COLOR"] == "blue" and "MAYBE" not in env
+
+
+@check("env-secret")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envsecret-c")
+    assert (env["DB_PASSWORD"], env["DB_USER"]) == ("hunter2", "admin")
+
+
+@check("env-fieldref")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envfield-c")
+    assert (env["POD_NAME"], env["POD_NS"], env["APP"], env["OWNER"]) == ("envfield", "shop", "cart", "team-a")
+    assert env["POD_IP"] == "127.0.0.1"  # the pod's only address on network none
+
+
+@check("env-resourcefieldref")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envres-c")
+    assert (env["MEM_MI"], env["CPU_M"], env["CPU"]) == ("96", "1500", "2")  # cpu rounds up, as Kubernetes does
+
+
+@check("envfrom")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    env = env_of(podium, "envfrom-c")
+    assert (env["APP_MODE"], env["APP_LEVEL"], env["API_KEY"]) == ("fast", "9", "k-123")
+
+
+@check("command-args")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert file_in(podium, "cmdargs-c", "/tmp/started") == "started with arg0\n"
+    assert sh(podium, "cmdargs-c", "tr '\\0' ' ' < /proc/1/cmdline") == "sleep 1000 "
+
+
+@check("args-only")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "argsonly-c", "tr '\\0' ' ' < /proc/1/cmdline") == "sleep 1001 "
+
+
+@check("workingdir")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert file_in(podium, "workdir-c", "/tmp/pwd") == "/etc\n"
+
+
+@check("resources")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert cgroup_limits(podium, "limits-c") == (str(64 * 2**20), "50000/100000")
+
+
+@check("run-as-user")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "runas-pod-level", "id -u; id -g").split() == ["1000", "3000"]
+    assert sh(podium, "runas-own", "id -u; id -g").split() == ["2000", "3000"]
+
+
+@check("readonly-rootfs")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    r = podium("exec", "readonly-c", "touch", "/etc/x", check=False)
+    assert r.returncode != 0 and "Read-only file system" in r.stderr + r.stdout
+    assert sh(podium, "readonly-c", "touch /scratch/ok && echo ok") == "ok\n"
+
+
+@check("capabilities")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    dropped = int(sh(podium, "caps-dropped", "grep CapEff /proc/1/status | cut -f2"), 16)
+    assert dropped == 1 << 10  # CAP_NET_BIND_SERVICE alone
+    priv = int(sh(podium, "caps-privileged", "grep CapEff /proc/1/status | cut -f2"), 16)
+    assert priv & (1 << 21)  # CAP_SYS_ADMIN
+
+
+@check("configmap-volume")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    out = sh(podium, "cmvol-c", "cd /etc/web && stat -c '%n %a %u' * && cat mode && cat nginx.conf")
+    assert out == "mode 640 0\nnginx.conf 640 0\nproductionserver { listen 80; }\n"
+    r = podium("exec", "cmvol-c", "sh", "-c", "echo x > /etc/web/mode", check=False)
+    assert r.returncode != 0  # configMap volumes are read-only
+
+
+@check("configmap-items")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    out = sh(podium, "cmitems-c", "cd /data && find . -type f | sort && stat -c '%a' nested/dir/second.txt first.txt "
+                                  "&& cat first.txt nested/dir/second.txt && od -An -tx1 blob.bin")
+    assert out.split() == ["./blob.bin", "./first.txt", "./nested/dir/second.txt", "400", "644",
+                           "alphabeta", "00", "01", "02"]
+
+
+@check("secret-volume")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    out = sh(podium, "secvol-c", "cd /certs && stat -c '%n %a' tls.crt tls.key && cat tls.crt tls.key")
+    assert out == "tls.crt 444\ntls.key 400\nCERTKEY"
+
+
+@check("subpath")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "subpath-writer", "cat /etc/app.ini; ls /etc | grep -c app.ini") == "[main]\nport = 8080\n1\n"
+    assert file_in(podium, "subpath-reader", "/all/logs/w.log") == "from-writer\n"
+
+
+@check("emptydir-shared")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert file_in(podium, "shared-consumer", "/in/msg") == "made-by-producer\n"
+    assert podium("exec", "shared-consumer", "touch", "/in/x", check=False).returncode != 0
+
+
+@check("emptydir-memory")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    mounts = sh(podium, "memdir-c", "grep ' /cache ' /proc/mounts")
+    assert mounts.split()[2] == "tmpfs" and "size=8192k" in mounts
+    assert podium("volume", "ls", "-q").stdout.split() == []
+
+
+@check("hostpath")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    pass  # see test_hostpath_case: it needs the host directory before the play
+
+
+@check("pvc")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert podium("volume", "ls", "-q").stdout.split() == ["pgdata"]
+    wait_for(lambda: podium("exec", "db-c", "cat", "/var/lib/data/boots", check=False).stdout)
+    podium("kube", "down", path)
+    nothing_left(podium, volumes=("pgdata",))  # the claim keeps its data
+    podium("play", "kube", path)
+    assert wait_for(lambda: len(podium("exec", "db-c", "cat", "/var/lib/data/boots", check=False)
+                                .stdout.splitlines()) == 2)
+    podium("kube", "down", "--force", path)
+    nothing_left(podium)
+
+
+@check("init-containers")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert file_in(podium, "initorder-app", "/work/order") == "first\nsecond\napp\n"
+    names = podium("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "initorder-first" not in names and "initorder-app" in names  # done init containers go (Podman's "once")
+
+
+@check("deployment")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    pods = sorted(podium("pod", "ps", "--format", "{{.Name}}").stdout.split())
+    assert pods == ["web-pod-0", "web-pod-1"]
+    for pod in pods:
+        out = wait_for(lambda: podium("exec", f"{pod}-httpd", "wget", "-q", "-O", "-", "http://localhost:8080/",
+                                      check=False).stdout)
+        assert out == "hello from podium\n"
+        assert sh(podium, f"{pod}-httpd", "hostname") == f"{pod}\n"
+
+
+@check("daemonset")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == ["agent-pod"]
+    assert podium("ps", "--format", "{{.Names}}", "--filter", "name=collector").stdout.split() == \
+        ["agent-pod-collector"]
+
+
+@check("job")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert podium("wait", "migrate-pod-0-task").stdout.strip() == "0"
+    assert "migrated" in podium("logs", "migrate-pod-0-task").stdout
+
+
+@check("restart-policy")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    hc = inspect(podium, "restarts-c")
+    assert hc["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
+    assert hc["Config"]["StopTimeout"] == 3
+
+
+@check("hostname")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "named-a", "hostname") == "custom-host\n"
+    assert sh(podium, "named-b", "hostname") == "custom-host\n"
+
+
+@check("host-network")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "hostnet-c", "readlink /proc/self/ns/net").strip() == os.readlink("/proc/self/ns/net")
+
+
+@check("share-process-namespace")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert wait_for(lambda: "sleep 1234" in sh(podium, "sharepid-b", "ps -o args"))
+
+
+@check("labels-annotations")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    pod = json.loads(podium("pod", "inspect", "meta").stdout)
+    assert pod["Labels"] == {"app": "shop", "tier": "backend"}
+    c = inspect(podium, "meta-c")
+    assert c["Config"]["Labels"] == {"app": "shop", "tier": "backend"}
+    ann = c["Config"]["Annotations"]
+    assert ann["example.com/owner"] == "team-b" and ann["note"] == "kept as given"
+
+
+@check("localhost")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    out = wait_for(lambda: podium("exec", "local-client", "wget", "-q", "-O", "-", "http://localhost:8080/",
+                                  check=False).stdout)
+    assert out == "hello from podium\n"
+
+
+@check("sysctls")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    assert sh(podium, "sysctl-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start") == "80\n"
+
+
+def _published(podium: Podium, path: str, port: int, name: str) -> None:
+    """Ports answer on 127.0.0.1 once bridge networks land; until then the play fails cleanly."""
+    r = podium("play", "kube", path, check=False)
+    if r.returncode != 0:
+        print(f"\nport publishing not available yet: {r.stderr.strip()}")
+        assert r.returncode == 125 and r.stderr.count("\n") == 1 and "port" in r.stderr
+        nothing_left(podium)
+        return
+    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"))
+    assert body == "hello from podium\n"
+    assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [name]
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
+@check("host-port")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    pass  # played by test_ports_cases
+
+
+@check("service-nodeport")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    pass  # played by test_ports_cases
+
+
+SPECIAL = {"hostpath", "host-port", "service-nodeport", "init-fails"}
+PLAYED = sorted(n for n in CHECKS if n not in SPECIAL)
+
+
+def test_every_case_file_has_a_check() -> None:
+    files = sorted(p.stem for p in CASES.glob("*.yaml") if not p.stem.startswith("bad-"))
+    assert sorted(set(CHECKS) | {"init-fails"}) == files
+    assert len(files) >= 30
+
+
+@pytest.mark.parametrize("name", PLAYED)
+def test_case(podium: Podium, image: str, tmp_path: Path, name: str) -> None:
+    path = prepare(tmp_path, name)
+    r = podium("play", "kube", path)
+    assert r.stderr == "", r.stderr  # the cases use supported fields only: no warnings
+    assert "Pod:" in r.stdout
+    CHECKS[name](podium, path, tmp_path)
+
+
+def test_hostpath_case(podium: Podium, image: str, tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("from the host\n")
+    path = prepare(tmp_path, "hostpath")
+    podium("play", "kube", path)
+    assert sh(podium, "hostpath-c", "cat /site/index.html") == "from the host\n"
+    assert podium("exec", "hostpath-c", "touch", "/site/x", check=False).returncode != 0
+    assert (tmp_path / "made" / "deep").is_dir() and (tmp_path / "app.log").is_file()
+    sh(podium, "hostpath-c", "echo written > /made/f; echo line >> /var/log/app.log")
+    assert (tmp_path / "made" / "deep" / "f").read_text() == "written\n"
+    assert (tmp_path / "app.log").read_text() == "line\n"
+    assert sh(podium, "hostpath-c", "stat -c %F /dev/mynull") == "character special file\n"
+
+
+@pytest.mark.parametrize("name,port,pod", [("host-port", 18089, "published"),
+                                           ("service-nodeport", 18090, "front")])
+def test_ports_cases(podium: Podium, image: str, tmp_path: Path, name: str, port: int, pod: str) -> None:
+    _published(podium, prepare(tmp_path, name), port, pod)
+
+
+# ---- failures leave nothing --------------------------------------------------------------------
+
+def test_failing_init_container_fails_the_pod(podium: Podium, image: str, tmp_path: Path) -> None:
+    r = podium("play", "kube", prepare(tmp_path, "init-fails"), check=False)
+    assert r.returncode == 125
+    assert r.stderr.count("\n") == 1
+    assert "init container 'check' exited with code 3" in r.stderr and "database not reachable" in r.stderr
+    nothing_left(podium)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("bad-syntax", "bad-syntax.yaml:10:3: invalid YAML: expected ',' or ']'"),
+    ("bad-type", "bad-type.yaml:9:22: spec.containers[0].ports[0].containerPort: expected integer, got string 'http'"),
+    ("bad-configmap-key", "bad-configmap-key.yaml:15:58: spec.containers[0].env[0].valueFrom.configMapKeyRef.key: "
+                          "configMap 'settings' has no key 'size'"),
+    ("bad-hostpath-type", "bad-hostpath-type.yaml:11:22: spec.volumes[0].hostPath.path: hostPath "),
+])
+def test_bad_input_is_one_located_line(podium: Podium, image: str, tmp_path: Path, name: str,
+                                       expected: str) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    path = prepare(tmp_path, name)
+    r = podium("play", "kube", path, check=False)
+    assert r.returncode == 125
+    assert r.stderr.startswith(f"Error: {tmp_path}/{expected}"), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    nothing_left(podium)
+
+
+def test_unknown_kind_warns_or_is_refused(podium: Podium, image: str, tmp_path: Path) -> None:
+    path = prepare(tmp_path, "bad-kind")
+    r = podium("play", "kube", "--validate=strict", path, check=False)
+    assert r.returncode == 125
+    assert r.stderr == (f"Error: {path}:8:1: kind: unsupported kind 'CronJob' (refused by --validate=strict)\n")
+    nothing_left(podium)
+    r = podium("play", "kube", path)
+    assert r.stderr == f"Warning: {path}:8:1: kind: unsupported kind 'CronJob' (ignored)\n"
+    assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == ["withcron"]
+    podium("kube", "down", path)
+    assert podium("play", "kube", "--validate", "ignore", path).stderr == ""
+
+
+def test_play_twice_names_the_pod_and_replace_recreates(podium: Podium, image: str, tmp_path: Path) -> None:
+    path = prepare(tmp_path, "configmap-volume")
+    first = podium("play", "kube", "--format", "json", path)
+    pod_id = json.loads(first.stdout)["Pods"][0]["ID"]
+    r = podium("play", "kube", path, check=False)
+    assert r.returncode == 125
+    assert r.stderr == (f"Error: pod 'cmvol' already exists: remove it with 'podium kube down {path}' "
+                        "or play with --replace\n")
+    assert podium("pod", "ps", "-q", "--no-trunc").stdout.split() == [pod_id]
+    assert podium("ps", "-a", "--format", "{{.Names}}").stdout.split().count("cmvol-c") == 1
+    second = json.loads(podium("play", "kube", "--replace", "--format", "json", path).stdout)
+    assert second["Pods"][0]["ID"] != pod_id and second["Pods"][0]["Name"] == "cmvol"
+    assert sh(podium, "cmvol-c", "cat /etc/web/mode") == "production"
+
+
+def test_down_leaves_nothing(podium: Podium, image: str, tmp_path: Path) -> None:
+    paths = [prepare(tmp_path, n) for n in ("subpath", "init-containers", "secret-volume", "deployment")]
+    for p in paths:
+        podium("play", "kube", p)
+    assert len(podium("pod", "ps", "-q").stdout.split()) == 5
+    assert podium("volume", "ls", "-q").stdout.split() != []
+    out = podium("play", "kube", "--down", paths[0]).stdout
+    assert out.startswith("Pods stopped:\n") and "Pods removed:" in out and "subpath-config" in out
+    down = json.loads(podium("kube", "down", "--format", "json", *paths[1:]).stdout)
+    assert len(down["RmReport"]) == 4
+    nothing_left(podium)
+    assert podium("kube", "down", paths[0]).stdout == ""  # already down: nothing to do, no error
+
+
+def test_start_false_stdin_alias_and_configmap_file(podium: Podium, image: str, tmp_path: Path) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {color: green}\n")
+    pod_yaml = (CASES / "env-configmap.yaml").read_text().split("---\n", 1)[1]
+    r = podium("kube", "play", "--start=false", "--configmap", str(cm), "-", input=pod_yaml)
+    assert "Pod:" in r.stdout
+    states = podium("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.splitlines()
+    assert "envcm-c created" in states
+    podium("pod", "start", "envcm")
+    assert env_of(podium, "envcm-c")["COLOR"] == "green"
+    assert podium("play", "kube", "--quiet", "--replace", "--configmap", str(cm), "-", input=pod_yaml).stdout == ""
+    r = podium("play", "kube", "-", input=pod_yaml, check=False)
+    assert r.returncode == 125 and "configMap 'settings' not found" in r.stderr and "<stdin>:" in r.stderr
