@@ -132,6 +132,8 @@ def _pod_volumes(engine: "Engine", pod: PodPlan, undo: Undo) -> None:
             vols.create(v.name, labels=v.labels)
             undo.add(lambda n=v.name: vols.remove(n, force=True))
         data = vols.data_dir(v.name)
+        if v.kind == "emptyDir":
+            os.chmod(data, 0o777)  # as the kubelet makes them: any runAsUser may write
         if v.files is not None:
             _write_files(data, v.files)
         for sub in v.subdirs:

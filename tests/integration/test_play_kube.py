@@ -450,3 +450,30 @@ def test_start_false_stdin_alias_and_configmap_file(podium: Podium, image: str, 
     assert podium("play", "kube", "--quiet", "--replace", "--configmap", str(cm), "-", input=pod_yaml).stdout == ""
     r = podium("play", "kube", "-", input=pod_yaml, check=False)
     assert r.returncode == 125 and "configMap 'settings' not found" in r.stderr and "<stdin>:" in r.stderr
+
+
+# ---- examples are tests -----------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "kube"
+
+
+def test_example_web(podium: Podium, image: str) -> None:
+    path = str(EXAMPLES / "web.yaml")
+    r = podium("play", "kube", path)
+    assert r.stderr == ""
+    assert sorted(podium("pod", "ps", "--format", "{{.Name}}").stdout.split()) == ["web-pod-0", "web-pod-1"]
+    for pod in ("web-pod-0", "web-pod-1"):
+        page = wait_for(lambda: "served" in podium("exec", f"{pod}-checker", "cat", "/tmp/last-check",
+                                                   check=False).stdout)
+        assert page
+    podium("kube", "down", path)
+    nothing_left(podium)
+
+
+def test_example_batch(podium: Podium, image: str) -> None:
+    path = str(EXAMPLES / "batch.yaml")
+    assert podium("play", "kube", path).stderr == ""
+    assert podium("wait", "report-pod-0-report").stdout.strip() == "0"
+    assert podium("logs", "report-pod-0-report").stdout == "user 1000 sum 15 token 16 chars\n"
+    podium("kube", "down", path)
+    nothing_left(podium)
