@@ -106,7 +106,8 @@ class Networks:
     # ---- look-up ------------------------------------------------------------------
     def _rows(self) -> list[dict[str, Any]]:
         return [{**json.loads(r["config"]), "name": r["name"], "id": r["id"], "created": r["created"]}
-                for r in self.store.query("SELECT * FROM networks ORDER BY created, name")]
+                for r in self.store.query("SELECT * FROM networks ORDER BY name != ?, created, name",
+                                          (ipam.DEFAULT_NETWORK,))]
 
     def ensure_default(self) -> dict[str, Any]:
         rows = self.store.query("SELECT * FROM networks WHERE name=?", (ipam.DEFAULT_NETWORK,))

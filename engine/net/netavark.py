@@ -56,6 +56,7 @@ def options(rec: dict[str, Any], names: list[str] | None = None) -> dict[str, An
 
 def call(config: str, verb: str, ns_path: str, opts: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PATH": ENV_PATH}
+    os.makedirs(config, exist_ok=True)  # netavark makes only its aardvark-dns/ below it
     proc = subprocess.run(argv(config, verb, ns_path), input=json.dumps(opts), capture_output=True,
                           text=True, env=env)
     out = proc.stdout.strip()
@@ -89,6 +90,24 @@ def setup(rec: dict[str, Any], *, existing: bool = False) -> dict[str, Any]:
         raise
 
 
+def chain_suffix(network: str) -> str:
+    """netavark's per-network chain suffix: SHA-512 of the name, 13 hex digits, upper case (pure)."""
+    import hashlib
+    return hashlib.sha512(network.encode()).hexdigest()[:13].upper()
+
+
+def _drop_empty_dnat_chains(nets: list[dict[str, Any]]) -> None:
+    """netavark 1.4 leaves a network's empty NETAVARK-DN-<suffix> chain behind when the last
+    container to leave published no port. Once the network's bridge is gone, delete it: ``-X``
+    refuses a chain that still has rules or references, and the name is ours (from our name)."""
+    from .rtnl import Netlink
+    with Netlink() as nl:
+        left = [n for n in nets if nl.link(n["bridge"]) is None]
+    for n in left:
+        subprocess.run(["iptables", "-w", "-t", "nat", "-X", f"NETAVARK-DN-{chain_suffix(n['name'])}"],
+                       capture_output=True, env={**os.environ, "PATH": ENV_PATH})
+
+
 def teardown(rec: dict[str, Any], *, names: list[str] | None = None) -> list[str]:
     """``netavark teardown`` with each saved setup JSON (only ``names`` if given), then the
     namespace (when all go). Returns the errors met (teardown keeps going)."""
@@ -115,9 +134,11 @@ def teardown(rec: dict[str, Any], *, names: list[str] | None = None) -> list[str
                 call(rec["aardvark_config"], "teardown", rec["netns"], part)
             except RuntimeFailure as exc:
                 errors.append(str(exc))
+    gone = [n for n in rec["networks"] if names is None or n["name"] in names]
     if names is None:
         netns.remove(rec["netns"])
-    else:
+    _drop_empty_dnat_chains(gone)
+    if names is not None:
         for opts in rec.get("netavark_calls", []):
             for k in names:
                 opts["networks"].pop(k, None)

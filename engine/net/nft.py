@@ -5,15 +5,16 @@ Here the rules never change: one table ``ip podium`` holds fixed chains that
 look addresses up in sets and maps, and a container or network only adds or
 deletes *elements*, all in one ``nft -f`` transaction:
 
-- ``masq``: subnets of non-internal networks; traffic leaving them for another
-  destination (not multicast) is masqueraded (netavark's per-network chain).
-- ``nets`` and ``same`` (``subnet . subnet``): every active podium subnet; used
-  to masquerade hairpin traffic (a container reaching a published port of its
-  own network) and connections from 127.0.0.1 to a published port
-  (netavark's SETMARK/MASQ pair).
+- ``nets``: every active podium subnet; ``masq``: those of non-internal
+  networks. Traffic from ``masq`` to anything but a podium subnet or multicast
+  is masqueraded (netavark's per-network chain). Connections DNAT'ed to a
+  container from 127.0.0.1 or from a podium subnet (hairpin) are masqueraded
+  too, so replies come back the same way (netavark's SETMARK/MASQ pair).
 - ``dnat_ip`` (``host ip . proto . port : ip . port``) and ``dnat_any``
   (``proto . port : ip . port``): published ports, DNAT'ed for destinations of
   the host (``fib daddr type local``) in prerouting and output.
+
+No set uses concatenated ranges: nft 1.0.6 was seen to crash listing one.
 
 The table is podium's alone (Podman's rules stay in the iptables-nft tables), is
 shared by every podium root on the host, like netavark's NETAVARK_* chains,
@@ -39,7 +40,6 @@ RULESET = f"""\
 table ip {TABLE} {{
 \tset masq {{ type ipv4_addr; flags interval; }}
 \tset nets {{ type ipv4_addr; flags interval; }}
-\tset same {{ type ipv4_addr . ipv4_addr; flags interval; }}
 \tmap dnat_ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
 \tmap dnat_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
 \tchain hostports {{
@@ -57,8 +57,8 @@ table ip {TABLE} {{
 \tchain postrouting {{
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\tct status dnat ip saddr 127.0.0.0/8 ip daddr @nets masquerade
-\t\tct status dnat ip saddr . ip daddr @same masquerade
-\t\tip saddr @masq ip saddr . ip daddr != @same ip daddr != 224.0.0.0/4 masquerade
+\t\tct status dnat ip saddr @nets ip daddr @nets masquerade
+\t\tip saddr @masq ip daddr != @nets ip daddr != 224.0.0.0/4 masquerade
 \t}}
 }}
 """
@@ -66,8 +66,7 @@ table ip {TABLE} {{
 
 def network_elements(subnet: str, *, internal: bool) -> list[str]:
     """The elements one active network needs (pure)."""
-    out = [f"element ip {TABLE} nets {{ {subnet} }}",
-           f"element ip {TABLE} same {{ {subnet} . {subnet} }}"]
+    out = [f"element ip {TABLE} nets {{ {subnet} }}"]
     if not internal:
         out.append(f"element ip {TABLE} masq {{ {subnet} }}")
     return out
