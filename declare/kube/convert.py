@@ -42,6 +42,7 @@ ANN_INIT = "io.podium.kube.init"          # container: "true" for an init contai
 ANN_OWNER = "io.podium.kube.owner"        # container: "Kind/name" that declared its pod
 LABEL_POD = "io.podium.kube.pod"          # volume: the pod it was made for (removed with it)
 LABEL_CLAIM = "io.podium.kube.claim"      # volume: made from a PersistentVolumeClaim
+LABEL_SOURCE = "io.podium.kube.source"    # volume: "emptyDir", "configMap/<name>" or "secret/<name>"
 SUBPATH_KEY = "kube_subpath"              # a bind mount's source inside a volume (resolved by play.py)
 
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
@@ -406,21 +407,24 @@ class PodBuilder:
                 spec.mounts.append({"type": "tmpfs", "source": "tmpfs", "destination": dest,
                                     "options": opts, "rw": True})
                 return
-            vname = self._pod_volume(vol.name, "emptyDir", None)
+            vname = self._pod_volume(vol.name, "emptyDir", None, "emptyDir")
             self._named(vname, sub, dest, ro, spec)
             return
         if vol.config_map is not None or vol.secret is not None:
             files = self._files(vol, vpath)
-            vname = self._pod_volume(vol.name, "configMap" if vol.config_map is not None else "secret", files)
+            source = f"configMap/{vol.config_map.name}" if vol.config_map is not None \
+                else f"secret/{vol.secret.secret_name}"  # type: ignore[union-attr]
+            vname = self._pod_volume(vol.name, "configMap" if vol.config_map is not None else "secret", files, source)
             self._named(vname, sub, dest, True, spec, file=bool(sub and files is not None and sub in files))
             return
         raise self.err(vpath, "unsupported volume source: podium supports hostPath, emptyDir, configMap, "
                               "secret and persistentVolumeClaim")
 
-    def _pod_volume(self, vol: str, kind: str, files: dict[str, tuple[bytes, int]] | None) -> str:
+    def _pod_volume(self, vol: str, kind: str, files: dict[str, tuple[bytes, int]] | None, source: str) -> str:
         name = f"{self.name}-{vol}"
         if not any(v.name == name for v in self.plan.volumes):
-            self.plan.volumes.append(VolumePlan(name, kind=kind, labels={LABEL_POD: self.name}, files=files))
+            self.plan.volumes.append(VolumePlan(name, kind=kind, labels={LABEL_POD: self.name, LABEL_SOURCE: source},
+                                                files=files))
         return name
 
     def _named(self, name: str, sub: str, dest: str, ro: bool, spec: ContainerSpec, *,

@@ -122,3 +122,27 @@ COMMANDS: dict[str, Command] = {
     "play": Command(do_play, _play_args, "Create pods, containers and volumes from Kubernetes YAML and start them."),
     "down": Command(do_down, _down_args, "Remove the pods and volumes that Kubernetes YAML declares."),
 }
+
+
+def _generate_args(p: Parser) -> None:
+    p.add_argument("names", nargs="+", metavar="NAME", help="pods or containers")
+    flag(p, "-s", "--service", help="also write a Service for the published ports")
+    p.add_argument("-f", "--filename", help="write the YAML to this file instead of stdout")
+
+
+def do_generate(a: argparse.Namespace, g: Any) -> int:
+    from podium.declare.kube.generate import generate
+    text = generate(g.engine, a.names, service=a.service)
+    if a.filename:
+        import os
+        tmp = f"{a.filename}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, a.filename)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+COMMANDS["generate"] = Command(do_generate, _generate_args,
+                               "Write Kubernetes YAML for pods and containers, as they run.")

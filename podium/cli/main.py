@@ -33,6 +33,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "healthcheck": ("healthchecks", {}),
     "kube": ("kube", {}),
     "play": ("kube", {"kube": "play"}),
+    "generate": ("kube", {"kube": "generate"}),
 }
 GLOBAL_OPTS = ("--root", "--runroot", "--runtime", "--log-level")
 VERSION = "0.1.0"

@@ -477,3 +477,34 @@ def test_example_batch(podium: Podium, image: str) -> None:
     assert podium("logs", "report-pod-0-report").stdout == "user 1000 sum 15 token 16 chars\n"
     podium("kube", "down", path)
     nothing_left(podium)
+
+
+# ---- generate kube: deterministic, valid, and a round trip ----------------------------------------
+
+@pytest.mark.parametrize("name", [n for n in PLAYED if n not in ("pvc",)])
+def test_generate_round_trip(podium: Podium, image: str, tmp_path: Path, name: str) -> None:
+    from ruamel.yaml import YAML
+
+    from podium.declare.kube.loader import load
+
+    podium("play", "kube", prepare(tmp_path, name))
+    pod = sorted(podium("pod", "ps", "--format", "{{.Name}}").stdout.split())[0]
+    text = podium("generate", "kube", pod).stdout
+    assert podium("kube", "generate", pod).stdout == text  # byte-identical twice
+    out = tmp_path / "generated.yaml"
+    out.write_text(text)
+    assert load([str(out)], validate="strict").warnings == []  # podium's own schemas, no unknown field
+    y = YAML(typ="safe", pure=True)
+    docs = list(y.load_all(text))
+    for d in docs:
+        if d["kind"] == "Pod":
+            d["metadata"]["name"] = "copy"
+    again = tmp_path / "again.yaml"
+    with open(again, "w") as f:
+        y.dump_all(docs, f)
+    podium("play", "kube", str(again))
+    copy = [d for d in y.load_all(podium("generate", "kube", "copy").stdout) if d["kind"] == "Pod"][0]
+    orig = [d for d in docs if d["kind"] == "Pod"][0]
+    assert copy["spec"] == orig["spec"]
+    assert copy["metadata"].get("labels") == orig["metadata"].get("labels")
+    assert copy["metadata"].get("annotations") == orig["metadata"].get("annotations")

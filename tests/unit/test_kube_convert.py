@@ -234,7 +234,9 @@ def test_volume_kinds(tmp_path: Path) -> None:
     vols = {v.name: v for v in p.volumes}
     assert vols["p-conf"].files == {"app.ini": (b"blue", 0o600), "nested/size": (b"L", 0o444)}
     assert vols["p-sec"].files == {"plain": (b"text", 0o644), "token": (b"s3cr3t", 0o644)}
-    assert vols["p-scratch"].files is None and vols["p-scratch"].labels == {convert.LABEL_POD: "p"}
+    assert vols["p-scratch"].files is None
+    assert vols["p-scratch"].labels == {convert.LABEL_POD: "p", convert.LABEL_SOURCE: "emptyDir"}
+    assert vols["p-conf"].labels[convert.LABEL_SOURCE] == "configMap/cfg"
     assert [(h.path, h.directory) for h in p.host_paths] == [(f"{host}/sub/dir", True)]
 
 
@@ -384,3 +386,9 @@ def test_liveness_probe_becomes_a_health_check(tmp_path: Path) -> None:
         """)
     assert c.health["interval"] == "5s" and c.health["retries"] == 2
     assert "http://localhost:8080/health" in c.health["cmd"][1]
+
+
+@pytest.mark.parametrize("value", ["$(FIRST)", "a $$ b", "$HOME", "$$(X)", "end$", "plain"])
+def test_generate_escapes_what_play_would_expand(value: str) -> None:
+    from podium.declare.kube.generate import _escape
+    assert convert._expand(_escape(value), {"FIRST": "1", "X": "2"}) == value
