@@ -693,8 +693,8 @@ class PodBuilder:
         if field in ("status.hostIP", "status.hostIPs"):
             return "127.0.0.1"
         if field in ("status.podIP", "status.podIPs"):
-            if self.spec.host_network or not self.plan.create.get("network"):
-                return "127.0.0.1"
+            if self.plan.create.get("network") == "none":
+                return "127.0.0.1"  # the pod's only address
             self.warn(where, "status.podIP is not known before the pod starts: set to an empty string")
             return ""
         raise self.err(where, f"unsupported fieldPath {field!r}")
