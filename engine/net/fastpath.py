@@ -19,7 +19,7 @@ All kernel calls but ``nft`` go over netlink sockets (rtnl.py): no process.
 Teardown unpins the namespace, which makes the kernel delete the container's
 veth ends, and leaves the slow part -- deleting the host veth (~15 ms of RCU
 wait), the bridge once nothing is enslaved to it (~40 ms) and the nft elements
-(~15 ms) -- to a detached child process (the "reaper"), so ``podium run --rm``
+(~15 ms) -- to a forked child process (the "reaper"), so ``podium run --rm``
 does not wait for it. The reaper inherits the host-wide network lock the
 teardown took and holds it until it is done: every set-up takes that lock first,
 so it can never see a half torn-down bridge. ``wait=True`` reaps inline (used
@@ -83,17 +83,22 @@ def _ensure_bridge(h: "Netlink", n: dict[str, Any]) -> tuple[int, bool]:
     return link["index"], created
 
 
-def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None) -> dict[str, Any]:
+def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
+          creating: "netns.Creating | None" = None) -> dict[str, Any]:
     """Connect the container of ``rec`` to its networks; returns netavark's status shape.
 
     ``netns_sock``: a socket inside an existing namespace (``network connect``);
-    otherwise the namespace ``rec["netns"]`` is created.
+    ``creating``: the namespace ``rec["netns"]`` already being made; otherwise it is made here.
     """
     from .aardvark import Aardvark
     from .rtnl import Netlink
 
     nets = rec["networks"]
-    inside = netns_sock or netns.create(rec["netns"])
+    try:
+        inside = netns_sock or (creating or netns.Creating(rec["netns"])).wait()
+    except BaseException:
+        teardown(rec, wait=True)
+        raise
     try:
         with ipam.host_lock(NET_LOCK), Netlink() as h:
             elements: list[str] = []
@@ -211,19 +216,30 @@ def remove_bridge(n: dict[str, Any]) -> None:
         reap([n], [])
 
 
+_reapers: list[int] = []
+
+
 def _run(fn: Callable[[], None], *, wait: bool, keep_fd: int) -> None:
-    """Run ``fn`` now, or in a detached grandchild that keeps only ``keep_fd`` (the lock)."""
+    """Run ``fn`` now, or in a forked child that keeps only ``keep_fd`` (the lock) open.
+
+    The caller does not wait for the child: a CLI exits before it, and the child
+    is then reaped by init; a long-lived caller collects finished ones here.
+    """
     if wait:
         fn()
         return
+    for pid in list(_reapers):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                _reapers.remove(pid)
+        except ChildProcessError:
+            _reapers.remove(pid)
     pid = os.fork()
     if pid:
-        os.waitpid(pid, 0)
+        _reapers.append(pid)
         return
     try:
         os.setsid()
-        if os.fork():
-            os._exit(0)
         devnull = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):
             os.dup2(devnull, std)

@@ -17,7 +17,7 @@ in a tmpfs, so a reboot (which also forgets bridges and rules) forgets them.
 
     /run/podium-net/claims/subnet/10.87.1.0_24     {"root": ..., "network": "web"}
     /run/podium-net/claims/bridge/podium1          {"root": ..., "network": "web"}
-    /run/podium-net/claims/ip/10.87.0.0_24/10.87.0.2  {"root": ..., "network": ..., "container": ...}
+    /run/podium-net/claims/ip/10.87.0.0_24_10.87.0.2  {"root": ..., "network": ..., "container": ...}
 """
 
 from __future__ import annotations
@@ -187,7 +187,9 @@ def claim(kind: str, key: str, owner: dict[str, Any]) -> bool:
                 held = json.load(f)
         except (OSError, ValueError):
             held = None
-        if held is not None and held != owner and _owner_alive(held):
+        if held == owner:
+            return True
+        if held is not None and _owner_alive(held):
             return False
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
@@ -258,10 +260,16 @@ def allocate(engine: "Engine", network: dict[str, Any], cid: str, *,
     """The container's address on ``network``: its existing one, ``want``, or the lowest free one."""
     name = network["name"]
     subnet = network["subnets"][0]
+    owner = _owner(engine, name, cid)
     existing = attachment(engine, cid, name)
     if existing is not None:
-        return existing["ip"]
-    owner = _owner(engine, name, cid)
+        # the claim is in a tmpfs: after a reboot it must be taken again
+        if claim("ip", f"{subnet['subnet']}/{existing['ip']}", owner):
+            return existing["ip"]
+        if want is not None:
+            raise InUse(f"IP address {want} is now in use on the host (another podium root)")
+        with engine.store.write() as db:
+            db.execute("DELETE FROM net_attachments WHERE container_id=? AND network=?", (cid, name))
     with engine.store.write() as db:
         used = {r[0] for r in db.execute("SELECT ip FROM net_attachments WHERE network=?", (name,))}
         if want is not None:

@@ -70,12 +70,13 @@ def call(config: str, verb: str, ns_path: str, opts: dict[str, Any]) -> dict[str
     return data
 
 
-def setup(rec: dict[str, Any], *, existing: bool = False) -> dict[str, Any]:
+def setup(rec: dict[str, Any], *, existing: bool = False,
+          creating: "netns.Creating | None" = None) -> dict[str, Any]:
     """Create the namespace (unless ``existing``) and run ``netavark setup``; keeps the JSON in rec."""
     opts = options(rec)
     rec.setdefault("netavark_calls", []).append(opts)
     if not existing:
-        netns.create(rec["netns"]).close()
+        (creating or netns.Creating(rec["netns"])).wait().close()
     try:
         return call(rec["aardvark_config"], "setup", rec["netns"], opts)
     except BaseException:

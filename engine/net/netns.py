@@ -43,7 +43,7 @@ def _call(name: str, *args: object) -> None:
         raise OSError(err, f"{name}: {os.strerror(err)}")
 
 
-def _in_thread(fn: Callable[[], T]) -> T:
+def _in_thread(fn: "Callable[[], T]") -> "T":
     """Run ``fn`` in a fresh thread (which may change its own namespaces) and return its result."""
     box: dict[str, object] = {}
 
@@ -61,23 +61,47 @@ def _in_thread(fn: Callable[[], T]) -> T:
     return box["value"]  # type: ignore[return-value]
 
 
+class Creating:
+    """A namespace being made in a thread while the caller does other work (see ``create``)."""
+
+    def __init__(self, path: str) -> None:
+        from .rtnl import Netlink
+
+        self.path = path
+        remove(path)  # a stale one from a crash
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY | os.O_CLOEXEC, 0o644))
+        self.box: dict[str, object] = {}
+
+        def inside() -> None:
+            try:
+                _call("unshare", CLONE_NEWNET)
+                _call("mount", b"/proc/thread-self/ns/net", os.fsencode(path), None, MS_BIND, None)
+                self.box["value"] = Netlink()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by wait()
+                self.box["error"] = exc
+        self.thread = threading.Thread(target=inside, name="podium-netns")
+        self.thread.start()
+
+    def wait(self) -> "Netlink":
+        """The netlink socket inside the new namespace (the namespace is removed on failure)."""
+        self.thread.join()
+        if "error" in self.box:
+            remove(self.path)
+            raise self.box["error"]  # type: ignore[misc]
+        return self.box["value"]  # type: ignore[return-value]
+
+    def cancel(self) -> None:
+        self.thread.join()
+        sock = self.box.get("value")
+        if sock is not None:
+            sock.close()  # type: ignore[attr-defined]
+        remove(self.path)
+
+
 def create(path: str) -> "Netlink":
     """Make a new network namespace pinned at ``path``; returns a netlink socket inside it."""
-    from .rtnl import Netlink
-
-    remove(path)  # a stale one from a crash
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY | os.O_CLOEXEC, 0o644))
-
-    def inside() -> Netlink:
-        _call("unshare", CLONE_NEWNET)
-        _call("mount", b"/proc/thread-self/ns/net", os.fsencode(path), None, MS_BIND, None)
-        return Netlink()
-    try:
-        return _in_thread(inside)
-    except BaseException:
-        remove(path)
-        raise
+    return Creating(path).wait()
 
 
 def enter(path: str) -> "Netlink":

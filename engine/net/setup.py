@@ -183,17 +183,24 @@ def attach(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
     config = c["config"]
     if config.get("network_mode") != "bridge":
         return {}
+    from . import netns
     from . import ports as portmod
     detach(engine, c)  # whatever a crash left
-    nets = _networks(engine)
-    entries = []
-    for i, (name, entry) in enumerate((config.get("networks") or {}).items()):
-        try:
-            n = nets.get(name)
-        except NotFound:
-            raise NotFound(f"network {name} not found: container {c['name']} cannot join it") from None
-        entries.append(_net_entry(engine, c, n, entry, i))
-    portmod.check_free(config.get("ports") or [])
+    # The kernel takes a few ms to make a namespace: let a thread do it meanwhile.
+    creating = netns.Creating(netns_path(engine, c["id"]))
+    try:
+        nets = _networks(engine)
+        entries = []
+        for i, (name, entry) in enumerate((config.get("networks") or {}).items()):
+            try:
+                n = nets.get(name)
+            except NotFound:
+                raise NotFound(f"network {name} not found: container {c['name']} cannot join it") from None
+            entries.append(_net_entry(engine, c, n, entry, i))
+        portmod.check_free(config.get("ports") or [])
+    except BaseException:
+        creating.cancel()
+        raise
     rec = {
         "backend": backend_name(),
         "container_id": c["id"], "container_name": c["name"],
@@ -202,9 +209,13 @@ def attach(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
         "networks": entries,
         "ports": list(config.get("ports") or []),
     }
-    save_record(engine, rec)
     try:
-        status = _setup(rec)
+        save_record(engine, rec)
+    except BaseException:
+        creating.cancel()
+        raise
+    try:
+        status = _setup(rec, creating)
     except BaseException:
         _forget(engine, c["id"])
         raise
@@ -221,12 +232,12 @@ def attach(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _setup(rec: dict[str, Any]) -> dict[str, Any]:
+def _setup(rec: dict[str, Any], creating: Any) -> dict[str, Any]:
     if rec["backend"] == "netavark":
         from . import netavark
-        return netavark.setup(rec)
+        return netavark.setup(rec, creating=creating)
     from . import fastpath
-    return fastpath.setup(rec)
+    return fastpath.setup(rec, creating=creating)
 
 
 def detach(engine: "Engine", c: dict[str, Any]) -> None:
@@ -318,3 +329,35 @@ def forget_network(engine: "Engine", n: dict[str, Any]) -> None:
     sub = n["subnets"][0]
     fastpath.remove_bridge({"name": n["name"], "bridge": n["network_interface"], "subnet": sub["subnet"],
                             "internal": bool(n["internal"])})
+
+
+# ---- reports ---------------------------------------------------------------------------------------
+def network_settings(c: dict[str, Any]) -> dict[str, Any]:
+    """``inspect``'s NetworkSettings fields for networks, as Podman fills them (pure).
+
+    Addresses come from the status saved at start, so a container that is not
+    running shows its networks with empty addresses, as Podman's do.
+    """
+    config, state = c["config"], c["state"]
+    live = state.get("status") in ("running", "paused")
+    status = (state.get("network") or {}) if live else {}
+    networks: dict[str, Any] = {}
+    for name, entry in (config.get("networks") or {}).items():
+        block = status.get(name) or {}
+        iface = next(iter((block.get("interfaces") or {}).values()), {})
+        sub = (iface.get("subnets") or [{}])[0]
+        ip, _, plen = (sub.get("ipnet") or "").partition("/")
+        networks[name] = {
+            "EndpointID": "", "Gateway": sub.get("gateway", ""), "IPAddress": ip,
+            "IPPrefixLen": int(plen or 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "MacAddress": iface.get("mac_address", ""), "NetworkID": name,
+            "DriverOpts": None, "IPAMConfig": None, "Links": None,
+            "Aliases": list(entry.get("aliases") or []),
+        }
+    first = next(iter(networks.values()), {})
+    return {
+        "IPAddress": first.get("IPAddress", ""), "IPPrefixLen": first.get("IPPrefixLen", 0),
+        "Gateway": first.get("Gateway", ""), "MacAddress": first.get("MacAddress", ""),
+        "Networks": networks,
+    }
+

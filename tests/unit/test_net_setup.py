@@ -131,3 +131,16 @@ def test_in_use_is_refused(engine: Engine) -> None:
     with pytest.raises(InUse, match='"busy" has associated containers'):
         nets.remove("busy")
     assert nets.prune() == []
+
+
+def test_network_settings_for_inspect() -> None:
+    status = {"web": {"interfaces": {"eth0": {"mac_address": "02:00:00:00:00:01", "subnets": [
+        {"ipnet": "10.87.1.2/24", "gateway": "10.87.1.1"}]}}}}
+    c = {"config": {"networks": {"web": {"aliases": ["www"]}, "db": {"aliases": []}}},
+         "state": {"status": "running", "network": status}}
+    got = netsetup.network_settings(c)
+    assert (got["IPAddress"], got["IPPrefixLen"], got["Gateway"], got["MacAddress"]) == \
+        ("10.87.1.2", 24, "10.87.1.1", "02:00:00:00:00:01")
+    assert got["Networks"]["web"]["Aliases"] == ["www"] and got["Networks"]["db"]["IPAddress"] == ""
+    stopped = netsetup.network_settings({**c, "state": {"status": "exited", "network": status}})
+    assert stopped["IPAddress"] == "" and set(stopped["Networks"]) == {"web", "db"}
