@@ -399,3 +399,40 @@ def test_network_commands(podium: Podium, image: str) -> None:
     assert podium("network", "prune", "-f").stdout == name + "\n"
     assert podium("network", "rm", auto, check=False).returncode == 125
     assert podium("network", "ls", "-q").stdout.split() == ["podium", auto]
+
+
+def test_parallel_starts_on_a_new_network(podium: Podium, image: str, backend: str) -> None:
+    """Several podium processes create the bridge and take addresses at once: one bridge, distinct IPs."""
+    net = "n" + uid()
+    podium("network", "create", net)
+    from tests.conftest import PODIUM, REPO
+    procs = [subprocess.Popen([*PODIUM, "run", "-d", "--name", f"w{i}", "--network", net, image, *HTTPD],
+                              env=podium.env, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    ips = set()
+    for i in range(4):
+        addr = podium("exec", f"w{i}", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+        ips.add(re.search(r"inet (\S+)/", addr).group(1))
+    assert len(ips) == 4
+    script = "; ".join(f"wget -q -O - http://w{i}/" for i in range(4))
+    assert podium("run", "--rm", "--network", net, image, "sh", "-c", script).stdout == PAGE * 4
+
+
+def test_failed_start_leaves_no_network_behind(podium: Podium, image: str, backend: str) -> None:
+    net = "n" + uid()
+    podium("network", "create", net)
+    port = free_port()
+    proc = podium("run", "--rm", "--network", net, "-p", f"127.0.0.1:{port}:80", image, "/no/such/binary",
+                  check=False)
+    assert proc.returncode != 0
+    assert podium("ps", "-aq").stdout == ""
+    wait_reapers()
+    netns_dir = podium.runroot / "netns"
+    assert not netns_dir.exists() or not os.listdir(netns_dir)
+    assert f". {port} :" not in sh("nft", "list", "table", "ip", "podium")
+    assert f"--dport {port}" not in sh("iptables-save")
+    bridge = json.loads(podium("network", "inspect", net).stdout)[0]["network_interface"]
+    assert not re.search(rf"^\d+: {bridge}:", sh("ip", "-o", "link"), re.M)
