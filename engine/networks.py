@@ -189,7 +189,8 @@ class Networks:
             if gateway:
                 ipam.check_in_subnet(gateway, subnet, "", what="gateway")
             taken = [(s["subnet"], f"network {n['name']}") for n in mine for s in n["subnets"]]
-            taken += [(ipam.DEFAULT_SUBNET, f"network {ipam.DEFAULT_NETWORK}")]
+            taken += [(ipam.DEFAULT_SUBNET, f"network {ipam.DEFAULT_NETWORK}"),
+                      (ipam.PODMAN_DEFAULT_SUBNET, "Podman's default network")]
             taken += [(s, "the host") for s in ipam.host_subnets()]
             taken += [(s, "another podium root") for s in ipam.claimed_by_others("subnet", root)]
             for other, who in taken:

@@ -44,6 +44,7 @@ DEFAULT_SUBNET = "10.87.0.0/24"
 DEFAULT_BRIDGE = "podium0"
 # podium's pool for new networks: 10.87.1.0/24 .. 10.87.255.0/24. Podman 4.3 takes
 # 10.88.0.0/16 for its default network and allocates from 10.89.0.0/16 upwards.
+PODMAN_DEFAULT_SUBNET = "10.88.0.0/16"  # Podman's default network: taken even while podman0 is down
 POOL = "10.87.0.0/16"
 POOL_PREFIX = 24
 BRIDGE_PREFIX = "podium"
@@ -231,9 +232,24 @@ def claimed_by_others(kind: str, root: str) -> list[str]:
                 held = json.load(f)
         except (OSError, ValueError):
             continue
-        if held.get("root") != root and _owner_alive(held):
+        if held.get("root") == root:
+            continue
+        if _owner_alive(held):
             out.append(name.replace("_", "/"))
+        elif not os.path.exists(os.path.join(held.get("root", ""), "podium.db")):
+            _drop_stale(os.path.join(d, name), held)  # its root is gone (a test's temporary root)
     return out
+
+
+def _drop_stale(path: str, held: dict[str, Any]) -> None:
+    with host_lock():
+        try:
+            with open(path) as f:
+                if json.load(f) != held:
+                    return
+            os.unlink(path)
+        except (OSError, ValueError):
+            pass
 
 
 # ---- container addresses -----------------------------------------------------------------

@@ -84,3 +84,10 @@ def test_stale_claims_are_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert ipam.claim("ip", "10.87.0.0/24/10.87.0.3", {"root": b, "network": "podium", "container": "c3"})
     held = json.loads((tmp_path / "host" / "claims" / "ip" / "10.87.0.0_24_10.87.0.3").read_text())
     assert held["container"] == "c3"
+
+
+def test_claims_of_a_removed_root_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ipam, "HOST_DIR", str(tmp_path / "host"))
+    assert ipam.claim("subnet", "10.87.7.0/24", {"root": str(tmp_path / "gone"), "network": "x"})
+    assert ipam.claimed_by_others("subnet", "/elsewhere") == []
+    assert not (tmp_path / "host" / "claims" / "subnet" / "10.87.7.0_24").exists()
