@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "images": "images", "import": "images", "load": "images", "save": "images",
     "rmi": "images", "tag": "images", "untag": "images",
     "version": "system", "info": "system",
+    "compose": "compose",
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "container": ("containers", {"list": "ps", "ls": "ps", "cleanup": "cleanup"}),
@@ -56,6 +57,7 @@ Commands:
   volume     manage volumes (volume create, ls, inspect, rm, prune)
   pod        manage pods (pod create, start, stop, rm, ps, inspect, top, logs)
   healthcheck  run a container's health check (healthcheck run)
+  compose    run compose projects (compose up, down, ps, logs, config, ...)
   run create start stop kill restart rm ps logs exec wait inspect port top cp rename
   images import load save rmi tag untag
   version info
