@@ -227,6 +227,10 @@ def test_default_network_with_a_random_host_port(podium: Podium, image: str, bac
     assert "default via 10.87.0.1" in out.stdout
     assert "host.containers.internal" in out.stdout and "web" in out.stdout
     assert "dns.podman" not in out.stdout  # DNS is off on the default network, as Podman's
+    # hairpin: another container reaches the published port through the host's address
+    hp = host.split(":")[1]
+    got = podium("run", "--rm", image, "wget", "-q", "-O", "-", f"http://host.containers.internal:{hp}/")
+    assert got.stdout == PAGE
 
 
 def test_ip_is_kept_across_restarts_and_freed_on_removal(podium: Podium, image: str, backend: str) -> None:
