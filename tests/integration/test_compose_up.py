@@ -175,3 +175,19 @@ def test_bad_input_is_one_located_line_and_creates_nothing(podium: Podium, case:
     assert f"{f}:" in lines[0] and needle in lines[0], lines[0]
     assert ids(podium) == {}
     assert [ln.split()[1] for ln in podium("network", "ls").stdout.splitlines()[1:]] == ["podium"]
+
+
+def test_secrets_and_configs_are_read_only_files_with_their_modes(podium: Podium, case: Any) -> None:
+    make, compose = case
+    f = make("secrets")
+    compose("-f", str(f), "-p", "sec", "up", "-d")
+
+    def sh(cmd: str) -> str:
+        return compose("-f", str(f), "-p", "sec", "exec", "-T", "app", "sh", "-c", cmd).stdout
+
+    assert sh("cat /run/secrets/db_password") == "s3cret"
+    assert sh("cat /app_conf") == "level=info\n"
+    modes = sh("stat -c '%n %a' /run/secrets/db_password /etc/pw /app_conf /etc/app.conf").split("\n")
+    assert modes[:4] == ["/run/secrets/db_password 444", "/etc/pw 400", "/app_conf 444", "/etc/app.conf 640"]
+    proc = compose("-f", str(f), "-p", "sec", "exec", "-T", "app", "sh", "-c", "echo x > /etc/pw", check=False)
+    assert proc.returncode != 0
