@@ -191,3 +191,30 @@ def test_secrets_and_configs_are_read_only_files_with_their_modes(podium: Podium
     assert modes[:4] == ["/run/secrets/db_password 444", "/etc/pw 400", "/app_conf 444", "/etc/app.conf 640"]
     proc = compose("-f", str(f), "-p", "sec", "exec", "-T", "app", "sh", "-c", "echo x > /etc/pw", check=False)
     assert proc.returncode != 0
+
+
+def test_example_webapp(podium: Podium, case: Any) -> None:
+    import socket
+    import urllib.request
+
+    _make, compose = case
+    f = Path(__file__).resolve().parent.parent.parent / "examples" / "compose" / "webapp" / "compose.yaml"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"WEB_PORT": str(port)}
+    compose("-f", str(f), "up", "-d", env=env)
+    for _ in range(50):
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+            break
+        except OSError:
+            import time
+            time.sleep(0.1)
+    else:
+        raise AssertionError("web did not answer")
+    assert body == "hello from webapp\n"
+    out = compose("-f", str(f), "exec", "-T", "web", "wget", "-qO-", "http://api:8000/", env=env).stdout
+    assert out == "hello from webapp\n"
+    compose("-f", str(f), "down", "-v", "-t", "0", env=env)
+    assert ids(podium) == {}
