@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError, RuntimeFailure
-from . import ipam, netns, nft
+from . import ipam, netns
 from .ipam import sha256hex
 
 TYPE_CHECKING = False
@@ -90,7 +90,6 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
     ``netns_sock``: a socket inside an existing namespace (``network connect``);
     ``creating``: the namespace ``rec["netns"]`` already being made; otherwise it is made here.
     """
-    from .aardvark import Aardvark
     from .rtnl import Netlink
 
     nets = rec["networks"]
@@ -106,8 +105,10 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
             for n in nets:
                 index[n["name"]], created = _ensure_bridge(h, n)
                 if created:
+                    from . import nft
                     elements += nft.network_elements(n["subnet"], internal=n["internal"])
             if rec.get("ports") and nets:
+                from . import nft
                 _sysctl(f"/proc/sys/net/ipv4/conf/{nets[0]['bridge']}/route_localnet", "1")
                 elements += nft.port_elements(rec["ports"], nets[0]["ip"])
             if any(not n["internal"] for n in nets):
@@ -119,7 +120,9 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
                                mtu=n.get("mtu"))
             finally:
                 os.close(fd)
-            nft.add(elements)
+            if elements:
+                from . import nft
+                nft.add(elements)
         status: dict[str, Any] = {}
         if netns_sock is None:
             inside.set_up(inside.link("lo")["index"])
@@ -138,6 +141,7 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
             status[n["name"]] = status_block(n, link["mac"])
         dns = [n for n in nets if n["dns"]]
         if dns:
+            from .aardvark import Aardvark
             Aardvark(rec["aardvark_config"]).add(
                 [(n["name"], n["gateway"], rec["container_id"], [n["ip"]],
                   [rec["container_name"]] + list(n["aliases"])) for n in dns])
@@ -165,10 +169,9 @@ def status_block(n: dict[str, Any], mac: str) -> dict[str, Any]:
 
 def teardown(rec: dict[str, Any], *, wait: bool = False) -> None:
     """Undo ``setup``: names now, the namespace now, links and rules now or in the background."""
-    from .aardvark import Aardvark
-
     dns = [n["name"] for n in rec["networks"] if n["dns"]]
     if dns:
+        from .aardvark import Aardvark
         Aardvark(rec["aardvark_config"]).remove(rec["container_id"], dns)
     with ipam.host_lock(NET_LOCK) as fd:
         netns.remove(rec["netns"])
@@ -177,11 +180,10 @@ def teardown(rec: dict[str, Any], *, wait: bool = False) -> None:
 
 def disconnect(rec: dict[str, Any], names: list[str], *, wait: bool = True) -> None:
     """Take a running container off some of its networks (``network disconnect``)."""
-    from .aardvark import Aardvark
-
     gone = [n for n in rec["networks"] if n["name"] in names]
     dns = [n["name"] for n in gone if n["dns"]]
     if dns:
+        from .aardvark import Aardvark
         Aardvark(rec["aardvark_config"]).remove(rec["container_id"], dns)
     ports = rec.get("ports") or []
     primary = rec["networks"][0]["name"] if rec["networks"] else None
@@ -191,6 +193,7 @@ def disconnect(rec: dict[str, Any], names: list[str], *, wait: bool = True) -> N
 
 def reap(nets: list[dict[str, Any]], ports: list[dict[str, Any]]) -> None:
     """Delete the host veths, the published ports' elements, and bridges left empty (lock held)."""
+    from . import nft
     from .rtnl import Netlink
 
     elements = nft.port_elements(ports, nets[0]["ip"]) if ports and nets else []

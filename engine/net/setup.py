@@ -155,27 +155,29 @@ def save_record(engine: "Engine", rec: dict[str, Any]) -> None:
 
 
 def _net_entry(engine: "Engine", c: dict[str, Any], n: dict[str, Any], entry: dict[str, Any],
-               index: int) -> dict[str, Any]:
-    """One network of a record: everything either backend needs, addresses allocated."""
+               index: int, backend: str) -> dict[str, Any]:
+    """One network of a record: everything the backend needs, addresses allocated."""
     import ipaddress
 
     from . import ipam
     from .fastpath import veth_name
-    from .netavark import network_json
     sub = n["subnets"][0]
     net = ipaddress.ip_network(sub["subnet"])
     ip = ipam.allocate(engine, n, c["id"], want=entry.get("ip"),
                        extra={"aliases": entry.get("aliases", [])})
     opts = n.get("options") or {}
-    return {
+    out = {
         "name": n["name"], "bridge": n["network_interface"], "subnet": sub["subnet"],
         "gateway": sub["gateway"], "prefixlen": net.prefixlen, "broadcast": str(net.broadcast_address),
         "ip": ip, "ifname": f"eth{index}", "veth": veth_name(c["id"], n["name"]),
         "aliases": list(entry.get("aliases", [])), "dns": bool(n["dns_enabled"]),
         "internal": bool(n["internal"]), "mtu": int(opts["mtu"]) if opts.get("mtu") else None,
         "metric": int(opts.get("metric") or 100) + index,
-        "netavark": network_json(n),
     }
+    if backend == "netavark":
+        from .netavark import network_json
+        out["netavark"] = network_json(n)
+    return out
 
 
 # ---- start / stop ----------------------------------------------------------------------------
@@ -184,8 +186,8 @@ def attach(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
     if config.get("network_mode") != "bridge":
         return {}
     from . import netns
-    from . import ports as portmod
     detach(engine, c)  # whatever a crash left
+    backend = backend_name()
     # The kernel takes a few ms to make a namespace: let a thread do it meanwhile.
     creating = netns.Creating(netns_path(engine, c["id"]))
     try:
@@ -196,13 +198,15 @@ def attach(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
                 n = nets.get(name)
             except NotFound:
                 raise NotFound(f"network {name} not found: container {c['name']} cannot join it") from None
-            entries.append(_net_entry(engine, c, n, entry, i))
-        portmod.check_free(config.get("ports") or [])
+            entries.append(_net_entry(engine, c, n, entry, i, backend))
+        if config.get("ports"):
+            from . import ports as portmod
+            portmod.check_free(config["ports"])
     except BaseException:
         creating.cancel()
         raise
     rec = {
-        "backend": backend_name(),
+        "backend": backend,
         "container_id": c["id"], "container_name": c["name"],
         "netns": netns_path(engine, c["id"]),
         "aardvark_config": str(engine.paths.runroot / "netavark"),
@@ -283,7 +287,7 @@ def connect_running(engine: "Engine", c: dict[str, Any], n: dict[str, Any],
     index = 0
     while f"eth{index}" in used:
         index += 1
-    new = _net_entry(engine, c, n, entry, index)
+    new = _net_entry(engine, c, n, entry, index, rec["backend"])
     part = {**rec, "networks": [new], "ports": []}
     try:
         if rec["backend"] == "netavark":
