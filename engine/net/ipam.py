@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ..engine import Engine
 
-HOST_DIR = os.environ.get("PODIUM_NET_DIR", "/run/podium-net")
+HOST_DIR = "/run/podium-net"  # host-wide: the same for every podium root
 
 DEFAULT_NETWORK = "podium"
 DEFAULT_SUBNET = "10.87.0.0/24"
