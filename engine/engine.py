@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .containers import Containers
     from .images import ImageStore
+    from .networks import Networks
     from .pods import Pods
     from .runtime.oci import OCIRuntime
     from .volumes import Volumes
@@ -52,6 +53,11 @@ class Engine:
     def containers(self) -> "Containers":
         from .containers import Containers
         return Containers(self)
+
+    @cached_property
+    def networks(self) -> "Networks":
+        from .networks import Networks
+        return Networks(self)
 
     @cached_property
     def pods(self) -> "Pods":

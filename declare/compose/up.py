@@ -269,7 +269,6 @@ def write_secrets(engine: "Engine", project: Project, names: list[str]) -> dict[
 def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
        progress: Callable[[str], None] | None = None) -> Report:
     """Make the engine match the project; returns what was done (``Report.actions``)."""
-    from podium.engine.networks import Networks
 
     o = options or UpOptions()
     say = progress or (lambda line: None)
@@ -279,7 +278,7 @@ def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
     for name in names:
         report.warnings += cv.warnings_for(project.services[name])
     desired, _images = desired_services(engine, project, names)
-    nets = Networks(engine)
+    nets = engine.networks
     used_nets = {k for n in names for k in project.services[n].networks}
     used_vols = {vm.source for n in names for vm in project.services[n].volumes if vm.type == "volume" and vm.source}
     net_plans = [n for n in cv.networks(project) if n.key in used_nets]
@@ -470,7 +469,6 @@ def down(engine: "Engine", project_name: str, project: Project | None = None,
     """Stop and remove the project's containers, then its networks (and with ``volumes`` its volumes)."""
     import shutil
 
-    from podium.engine.networks import Networks
 
     o = options or DownOptions()
     say = progress or (lambda line: None)
@@ -503,7 +501,7 @@ def down(engine: "Engine", project_name: str, project: Project | None = None,
             event("Container", c["name"], "Removed")
         except PodiumError as exc:
             errors.append(f"container {c['name']}: {exc}")
-    nets = Networks(engine)
+    nets = engine.networks
     for n in nets.list():
         if (n.get("labels") or {}).get(cv.L_PROJECT) != project_name:
             continue
