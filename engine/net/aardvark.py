@@ -122,6 +122,33 @@ class Aardvark:
             if changed:
                 self._notify(start=False)
 
+    def _idle(self) -> bool:
+        try:
+            return not any(not f.startswith(".") and f != "aardvark.pid" and not f.endswith(".tmp")
+                           for f in os.listdir(self.dir))
+        except FileNotFoundError:
+            return True
+
+    def stop_if_idle(self) -> None:
+        """Once no network has names left, end the daemon now rather than on its next read.
+
+        A SIGHUP makes it exit once it has re-read an empty directory; but if the directory
+        is gone by then (a test's temporary run root), it keeps running, bound to the
+        gateway, and answers for the next network with that address. So: SIGTERM, by the
+        PID of our own pid file, wait until it is gone, remove the pid file.
+        """
+        with self.locked():
+            if not self._idle():
+                return
+            pid = self.pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+                _wait_gone(pid)
+            try:
+                os.unlink(os.path.join(self.dir, "aardvark.pid"))
+            except FileNotFoundError:
+                pass
+
     def remove_network(self, network: str) -> None:
         """Drop a whole network's names (``network rm`` after a crash left some)."""
         if not os.path.exists(os.path.join(self.dir, network)):
@@ -133,7 +160,15 @@ class Aardvark:
     def _notify(self, *, start: bool) -> None:
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGHUP)
+            if not start and self._idle():
+                os.kill(pid, signal.SIGTERM)  # nothing left to serve: see stop_if_idle
+                _wait_gone(pid)
+                try:
+                    os.unlink(os.path.join(self.dir, "aardvark.pid"))
+                except FileNotFoundError:
+                    pass
+            else:
+                os.kill(pid, signal.SIGHUP)
             return
         if not start:
             return
@@ -155,3 +190,17 @@ class Aardvark:
         pid = self.pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
+
+
+def _wait_gone(pid: int, timeout: float = 2.0) -> None:
+    """Until ``pid`` has exited (a zombie counts: init reaps daemons lazily here)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except (OSError, IndexError):
+            return
+        time.sleep(0.002)

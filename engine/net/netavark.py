@@ -55,10 +55,14 @@ def options(rec: dict[str, Any], names: list[str] | None = None) -> dict[str, An
 
 
 def call(config: str, verb: str, ns_path: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """One netavark run. Runs are serialized host-wide, as Podman serializes them: two
+    concurrent set-ups of a new network both create its chains, and one fails."""
+    from .ipam import host_lock
     env = {**os.environ, "PATH": ENV_PATH}
     os.makedirs(config, exist_ok=True)  # netavark makes only its aardvark-dns/ below it
-    proc = subprocess.run(argv(config, verb, ns_path), input=json.dumps(opts), capture_output=True,
-                          text=True, env=env)
+    with host_lock("net.lock"):
+        proc = subprocess.run(argv(config, verb, ns_path), input=json.dumps(opts), capture_output=True,
+                              text=True, env=env)
     out = proc.stdout.strip()
     try:
         data = json.loads(out) if out else {}
@@ -139,6 +143,9 @@ def teardown(rec: dict[str, Any], *, names: list[str] | None = None) -> list[str
     if names is None:
         netns.remove(rec["netns"])
     _drop_empty_dnat_chains(gone)
+    if any(n["dns"] for n in gone):
+        from .aardvark import Aardvark
+        Aardvark(rec["aardvark_config"]).stop_if_idle()
     if names is not None:
         for opts in rec.get("netavark_calls", []):
             for k in names:
