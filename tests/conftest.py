@@ -97,6 +97,11 @@ def teardown_root(p: Podium) -> list[str]:
         ids = out.stdout.split()
         if ids:
             p("rm", "-f", "-v", *ids, check=False)
+        nets = p("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+        for n in nets:
+            if n != "podium":
+                p("network", "rm", "-f", n, check=False)
+    problems += _stop_aardvark(p)
     runc_root = p.runroot / "runc"
     if runc_root.exists():
         listed = subprocess.run(["runc", f"--root={runc_root}", "list", "-q"], capture_output=True,
@@ -108,6 +113,33 @@ def teardown_root(p: Podium) -> list[str]:
         problems.append(f"mount left: {m}")
         subprocess.run(["umount", "-l", m], capture_output=True)
     return problems
+
+
+def _stop_aardvark(p: Podium) -> list[str]:
+    """aardvark-dns is a setsid daemon: one still serving this root after its last container
+    is gone is a leak (and would keep the gateway's port 53 from the next test's network)."""
+    import time
+    pid_file = p.runroot / "netavark" / "aardvark-dns" / "aardvark.pid"
+    deadline = time.monotonic() + 5
+    while pid_file.exists() and time.monotonic() < deadline:
+        try:
+            pid = int(pid_file.read_text().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                ours = str(p.runroot).encode() in f.read()
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError):
+            return []
+        if not ours or state == "Z":
+            return []
+        time.sleep(0.1)
+    if not pid_file.exists():
+        return []
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 15)
+    except (OSError, ValueError):
+        return []
+    return [f"aardvark-dns {pid} still running for this root"]
 
 
 @pytest.fixture

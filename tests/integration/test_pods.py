@@ -89,3 +89,31 @@ def test_ps_filters_pod_and_health(podium: Podium, image: str) -> None:
     assert "member" in names("--filter", "pod=fp") and "loner" not in names("--filter", "pod=fp")
     assert names("--filter", "health=starting") == []          # not running: no health yet
     assert "loner" not in names("--filter", "health=none") and "member" in names("--filter", "health=none")
+
+
+def test_pods_networks_volumes_leave_the_host_as_it_was(podium: Podium, image: str) -> None:
+    """Links, netns, firewall rules and mounts are back as they were once pods, networks and
+    volumes are removed."""
+    from tests.integration.test_networks import (PAGE, fetch, free_port, host_state, network_words,
+                                                 ours, uid)
+    before = host_state()
+    net = "n" + uid()
+    podium("network", "create", net)
+    podium("volume", "create", "data")
+    podium("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=8m", "scratch")
+    port = free_port()
+    podium("pod", "create", "--name", "full", "--network", net, "-p", f"127.0.0.1:{port}:80")
+    podium("run", "-d", "--pod", "full", "--name", "full-web", "-v", "data:/www", "-v", "scratch:/scratch",
+           image, "httpd", "-f", "-p", "80", "-h", "/www")
+    podium("run", "-d", "--pod", "full", "--name", "full-side", image, "sleep", "300")
+    assert fetch(f"http://127.0.0.1:{port}/") == PAGE          # image content copied into the new volume
+    words = network_words(podium) + [str(podium.base)]
+    during = ours(host_state(), words)
+    assert during["links"] and during["mounts"], during
+    podium("pod", "rm", "-f", "-t", "0", "full")
+    podium("volume", "rm", "data", "scratch")
+    podium("network", "rm", net)
+    from tests.integration.test_networks import wait_reapers
+    wait_reapers()
+    assert ours(host_state(), words) == ours(before, words)
+    assert podium("ps", "-aq").stdout == "" and podium("volume", "ls", "-q").stdout == ""
