@@ -8,10 +8,10 @@ Run from the repository root with the project's venv (never through a pyenv shim
 One invocation measures, each comparison in ONE hyperfine run so that all rows
 share the same machine conditions:
 
-1. ``run --rm busybox true``: bare ``runc run`` (the floor), ``podium run --rm``,
-   ``podman run --rm --network none`` (the fair comparison: podium's containers
-   get network mode none by default) and ``podman run --rm`` on its default
-   bridge network (extra row).
+1. ``run --rm busybox true``: bare ``runc run`` (the floor), then podium and
+   Podman network for network: ``--network none`` (the goal's comparison) and
+   each tool's default bridge network (podium's ``podium``/podium0 through its
+   default network backend, Podman's ``podman`` through netavark).
 2. ``ps -a`` with N created containers in each store.
 3. Peak RSS of one CLI process (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a
    fresh wrapper process per measurement) and, separately, of conmon.
@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import statistics
@@ -104,6 +105,7 @@ class Bench:
         self.have_fp = False
         self.tar = b / "bb.tar"
         self.hyperfine_json: dict[str, dict] = {}
+        self.loadavg: dict[str, tuple[float, float]] = {}  # 1-minute load average before/after each comparison
         self.notes: list[str] = []
         self.podium_cg_existed = self._podium_cgroups()
 
@@ -164,7 +166,8 @@ class Bench:
     def _setup_podium(self) -> None:
         env = self.bench_env()
         sh(self.podium("import", str(self.tar), IMAGE, "--change", 'CMD ["sh"]'), env=env)
-        sh(self.podium("run", "--rm", IMAGE, "true"), env=env)  # smoke test (fills the bytecode cache)
+        sh(self.podium("run", "--rm", "--network", "none", IMAGE, "true"), env=env)  # smoke test (fills the bytecode cache)
+        sh(self.podium("run", "--rm", IMAGE, "true"), env=env)  # default network (bridge as root)
         sh(self.podium("--help"), env=env)  # imports every command module once
         try:
             self._setup_floor_podium_config()
@@ -178,7 +181,8 @@ class Bench:
         filter, capabilities, masked paths, namespaces, cgroup) from podium's own cost.
         Relies on podium's layout: RUNROOT/containers/<id>/config.json, written at start.
         """
-        cid = sh(self.podium("run", "-d", IMAGE, "sleep", "1"), env=self.bench_env()).stdout.strip().splitlines()[-1]
+        cid = sh(self.podium("run", "-d", "--network", "none", IMAGE, "sleep", "1"),
+                 env=self.bench_env()).stdout.strip().splitlines()[-1]
         try:
             src = self.p_runroot / "containers" / cid
             cfg = json.loads((src / "config.json").read_text())
@@ -197,7 +201,10 @@ class Bench:
             cfg["process"]["terminal"] = False
             cfg["process"]["args"] = ["true"]
             cfg["root"] = {"path": str(self.f_bundle / "rootfs"), "readonly": True}
-            cfg.setdefault("linux", {})["cgroupsPath"] = self.fp_cgroup
+            linux = cfg.setdefault("linux", {})
+            linux["cgroupsPath"] = self.fp_cgroup
+            # a fresh namespace of each kind: never join the (gone) container's own
+            linux["namespaces"] = [{"type": n["type"]} for n in linux.get("namespaces", [])]
             (self.fp_bundle / "config.json").write_text(json.dumps(cfg))
         finally:
             sh(self.podium("rm", "-f", cid), env=self.bench_env(), check=False)
@@ -206,13 +213,15 @@ class Bench:
 
     def _setup_podman(self) -> None:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard == resource.RLIM_INFINITY:
+            hard = 1048576
         for d in (self.m_tmp, self.m_netdir):
             d.mkdir()
-        # default_ulimits = []: no nofile above `ulimit -Hn` (no CAP_SYS_RESOURCE here);
-        # containers inherit podman's own limits (hard = %d).
+        # Podman asks runc for RLIMIT_NOFILE 1048576 by default, which runc cannot set above
+        # `ulimit -Hn` without CAP_SYS_RESOURCE: pin nofile to the hard limit and nproc to 1000.
         self.m_conf.write_text(
             "[containers]\n"
-            "default_ulimits = []\n"
+            f'default_ulimits = ["nofile={hard}:{hard}", "nproc=1000:1000"]\n'
             "[engine]\n"
             'runtime = "runc"\n'
             f'tmp_dir = "{self.m_tmp}"\n'
@@ -238,20 +247,25 @@ class Bench:
         log(f"podman storage driver: {self.m_driver}")
 
     # ---- measurements -------------------------------------------------------
-    def hyperfine(self, key: str, commands: list[tuple[str, list[str]]], *, gap: float = 0.0) -> list[dict]:
+    def hyperfine(self, key: str, commands: list[tuple[str, list[str]]], *, gap: float = 0.0,
+                  runs: int | None = None) -> list[dict]:
         out = self.base / f"hf-{key}.json"
-        argv = ["hyperfine", "-N", "--warmup", str(self.args.warmup), "--runs", str(self.args.runs),
+        runs = runs or self.args.runs
+        argv = ["hyperfine", "-N", "--warmup", str(self.args.warmup), "--runs", str(runs),
                 "--export-json", str(out)]
         if gap > 0:
             # let the previous run's exit command (conmon runs `podium|podman container cleanup`
             # when the container ends) finish before the next timed run starts
             argv += ["--prepare", f"sleep {gap:g}"]
         for name, cmd in commands:
-            argv += ["--command-name", name, " ".join(cmd)]
-        log(f"hyperfine {key}: {len(commands)} commands x {self.args.runs} runs")
+            # -N: hyperfine splits the string itself, with shell quoting rules (sh -c '...' works)
+            argv += ["--command-name", name, shlex.join(cmd)]
+        log(f"hyperfine {key}: {len(commands)} commands x {runs} runs")
         # hyperfine's own progress goes to the terminal (stderr); results are read from JSON
+        load0 = os.getloadavg()[0]
         p = subprocess.run(argv, env=self.bench_env(), stdin=subprocess.DEVNULL,
                            stdout=sys.stderr, stderr=sys.stderr)
+        self.loadavg[key] = (load0, os.getloadavg()[0])
         if p.returncode != 0:
             raise RuntimeError(f"hyperfine {key} failed ({p.returncode})")
         data = json.loads(out.read_text())
@@ -263,8 +277,9 @@ class Bench:
         return self.hyperfine("run", [
             ("runc run (floor)", self.floor()),
             *fp,
-            ("podium run --rm", self.podium("run", "--rm", IMAGE, "true")),
+            ("podium run --rm --network none", self.podium("run", "--rm", "--network", "none", IMAGE, "true")),
             ("podman run --rm --network none", self.podman("run", "--rm", "--network", "none", IMAGE, "true")),
+            ("podium run --rm (bridge)", self.podium("run", "--rm", IMAGE, "true")),
             ("podman run --rm (bridge)", self.podman("run", "--rm", IMAGE, "true")),
         ], gap=self.args.gap)
 
@@ -333,8 +348,9 @@ class Bench:
         n = self.args.rss_runs
         cases = [
             ("runc run (floor)", self.floor()),
-            ("podium run --rm", self.podium("run", "--rm", IMAGE, "true")),
+            ("podium run --rm --network none", self.podium("run", "--rm", "--network", "none", IMAGE, "true")),
             ("podman run --rm --network none", self.podman("run", "--rm", "--network", "none", IMAGE, "true")),
+            ("podium run --rm (bridge)", self.podium("run", "--rm", IMAGE, "true")),
             ("podman run --rm (bridge)", self.podman("run", "--rm", IMAGE, "true")),
             (f"podium ps -a ({self.args.ps_count})", self.podium("ps", "-a")),
             (f"podman ps -a ({self.args.ps_count})", self.podman("ps", "-a")),
@@ -345,7 +361,7 @@ class Bench:
             rows.append({"name": name, "kib": vals})
         log("sampling conmon's RSS (run --rm ... sleep 1)")
         for name, cmd in (
-            ("conmon under podium", self.podium("run", "--rm", IMAGE, "sleep", "1")),
+            ("conmon under podium", self.podium("run", "--rm", "--network", "none", IMAGE, "sleep", "1")),
             ("conmon under podman", self.podman("run", "--rm", "--network", "none", IMAGE, "sleep", "1")),
         ):
             rows.append({"name": name, "kib": [self.conmon_rss(cmd)], "conmon": True})
@@ -414,6 +430,14 @@ def ms(x: float) -> str:
     return f"{x * 1000:.1f}"
 
 
+def load_note(b: "Bench", key: str) -> str:
+    """', load average X → Y' for a comparison's heading (other work on the machine)."""
+    if key not in b.loadavg:
+        return ""
+    a, z = b.loadavg[key]
+    return f", load average {a:.1f} → {z:.1f}"
+
+
 def goal_mark(ok: bool) -> str:
     return "✅ met" if ok else "❌ missed"
 
@@ -421,22 +445,26 @@ def goal_mark(ok: bool) -> str:
 def report(b: Bench, run: list[dict], ps: list[dict], rss: list[dict]) -> str:
     by = {r["command"]: r for r in run + ps}
     floor = by["runc run (floor)"]
-    podium = by["podium run --rm"]
+    podium = by["podium run --rm --network none"]
     podman = by["podman run --rm --network none"]
     n = b.args.ps_count
     lines: list[str] = []
     w = lines.append
 
     spacing = (f"{b.args.gap:g} s pause before each run" if b.args.gap > 0 else "back to back")
-    w(f"### `run --rm {IMAGE} true` ({b.args.runs} runs, {b.args.warmup} warm-up, {spacing}, one hyperfine run)")
+    w(f"### `run --rm {IMAGE} true` ({b.args.runs} runs, {b.args.warmup} warm-up, {spacing}, one hyperfine run"
+      f"{load_note(b, 'run')})")
     w("")
-    w("| command | median ms | mean ± σ ms | min ms | × podman (none) | × runc floor |")
+    w("| command | median ms | mean ± σ ms | min ms | × podman (same network) | × runc floor |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in run:
-        w(f"| {r['command']} | {ms(r['median'])} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['min'])} "
-          f"| {r['median'] / podman['median']:.2f} | {r['median'] / floor['median']:.2f} |")
+        name = r["command"]
+        ref = by.get("podman" + name[len("podium"):]) if name.startswith(("podium ", "podman ")) else None
+        vs = f"{r['median'] / ref['median']:.2f}" if ref else "–"
+        w(f"| {name} | {ms(r['median'])} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['min'])} "
+          f"| {vs} | {r['median'] / floor['median']:.2f} |")
     w("")
-    w("### `ps -a` with %d created containers in each store (one hyperfine run)" % n)
+    w(f"### `ps -a` with {n} created containers in each store (one hyperfine run{load_note(b, 'ps')})")
     w("")
     w("| command | median ms | mean ± σ ms | min ms | × podman ps |")
     w("| --- | ---: | ---: | ---: | ---: |")
@@ -452,30 +480,36 @@ def report(b: Bench, run: list[dict], ps: list[dict], rss: list[dict]) -> str:
     r3 = by[f"podium ps -a ({n})"]["median"] / pm_ps["median"]
     w("| goal | target | measured | |")
     w("| --- | ---: | ---: | --- |")
-    w(f"| podium run --rm / podman run --rm --network none | ≤ {GOAL_RUN_VS_PODMAN} | {r1:.2f} | "
+    w(f"| podium run --rm / podman run --rm, both --network none | ≤ {GOAL_RUN_VS_PODMAN} | {r1:.2f} | "
       f"{goal_mark(r1 <= GOAL_RUN_VS_PODMAN)} |")
-    w(f"| podium run --rm / bare runc run | ≤ {GOAL_RUN_VS_FLOOR} | {r2:.2f} | {goal_mark(r2 <= GOAL_RUN_VS_FLOOR)} |")
+    rb_ = by["podium run --rm (bridge)"]["median"] / by["podman run --rm (bridge)"]["median"]
+    w(f"| podium run --rm / podman run --rm, both on the default bridge | ≤ {GOAL_RUN_VS_PODMAN} | {rb_:.2f} | "
+      f"{goal_mark(rb_ <= GOAL_RUN_VS_PODMAN)} |")
+    w(f"| podium run --rm --network none / bare runc run | ≤ {GOAL_RUN_VS_FLOOR} | {r2:.2f} | "
+      f"{goal_mark(r2 <= GOAL_RUN_VS_FLOOR)} |")
     w(f"| podium ps -a / podman ps -a ({n} containers) | ≤ {GOAL_PS_VS_PODMAN} | {r3:.2f} | "
       f"{goal_mark(r3 <= GOAL_PS_VS_PODMAN)} |")
     fpr = by.get("runc run (podium's config.json)")
     if fpr:
-        w(f"| (for reference) podium run --rm / runc run with podium's config.json | – | "
+        w(f"| (for reference) podium run --rm --network none / runc run with podium's config.json | – | "
           f"{podium['median'] / fpr['median']:.2f} | |")
     w("")
     w(f"### Peak RSS (max resident set, {b.args.rss_runs} fresh processes each)")
     w("")
     w("| process | median MiB | max MiB | how |")
     w("| --- | ---: | ---: | --- |")
+    last_how = ""
     for r in rss:
         how = ("VmHWM of the conmon monitor process, sampled while `run --rm … sleep 1` runs"
                if r.get("conmon") else "ru_maxrss(RUSAGE_CHILDREN) of a wrapper: the CLI and every child it waited for")
+        how, last_how = ("″" if how == last_how else how), how
         w(f"| {r['name']} | {statistics.median(r['kib']) / 1024:.1f} | {max(r['kib']) / 1024:.1f} | {how} |")
     w("")
     if getattr(b, "create_times", None):
         w(f"`create {IMAGE} true` while filling the stores (sequential, wall clock per call): podium "
           f"{b.create_times['podium'] * 1000:.0f} ms, podman {b.create_times['podman'] * 1000:.0f} ms.")
         w("")
-    w(f"Podman storage driver: {b.m_driver}; runtime runc; `default_ulimits = []`; "
+    w(f"Podman storage driver: {b.m_driver}; runtime runc; `default_ulimits` nofile = `ulimit -Hn`, nproc 1000; "
       "events to a file; private root, run root, tmp dir and network config dir.")
     w("")
     if b.args.inherit_bytecode_env:
