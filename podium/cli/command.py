@@ -66,3 +66,32 @@ def multi(p: Parser, *names: str, help: str = "", dest: str | None = None) -> No
     if dest:
         kw["dest"] = dest
     p.add_argument(*names, **kw)
+
+
+def kv(values: list[str], what: str, *, require_value: bool = False) -> dict[str, str]:
+    """``KEY=VALUE`` flags (labels, annotations, options) into a dict; one clear error otherwise."""
+    out = {}
+    for v in values:
+        k, sep, val = v.partition("=")
+        if not k or (require_value and not sep):
+            raise ConfigError(f"invalid {what} {v!r}: expected KEY=VALUE")
+        out[k] = val
+    return out
+
+
+def parse_filters(values: list[str], keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--filter key=value`` flags, each key one of ``keys``."""
+    out = []
+    for v in values:
+        k, sep, val = v.partition("=")
+        if not sep or k not in keys:
+            raise ConfigError(f"invalid filter {v!r}: use one of {', '.join(f + '=' for f in keys)}")
+        out.append((k, val))
+    return out
+
+
+def print_error(exc: Exception) -> None:
+    """One ``Error:`` line on stderr, after whatever stdout already holds."""
+    import sys
+    sys.stdout.flush()
+    sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")

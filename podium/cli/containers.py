@@ -8,23 +8,12 @@ import json
 import os
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
 from .format import emit, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-
-def _kv(values: list[str], what: str) -> dict[str, str]:
-    from podium.engine.errors import ConfigError
-    out = {}
-    for v in values:
-        k, _, val = v.partition("=")
-        if not k:
-            raise ConfigError(f"invalid {what} {v!r}: expected KEY=VALUE")
-        out[k] = val
-    return out
 
 
 def _env(values: list[str], files: list[str]) -> dict[str, str]:
@@ -113,7 +102,7 @@ def _spec(a: argparse.Namespace):  # noqa: ANN202
     return ContainerSpec(
         image=a.image, name=a.name, command=list(a.command) or None, entrypoint=entrypoint,
         env=_env(a.env, a.env_file), workdir=a.workdir, user=a.user,
-        labels=_kv(a.label, "label"), annotations=_kv(a.annotation, "annotation"),
+        labels=kv(a.label, "label"), annotations=kv(a.annotation, "annotation"),
         volumes=list(a.volume), tmpfs=dict(parse_tmpfs(t) for t in a.tmpfs),
         read_only=a.read_only, cap_add=list(a.cap_add), cap_drop=list(a.cap_drop),
         privileged=a.privileged, memory=a.memory, cpus=a.cpus,
@@ -121,7 +110,7 @@ def _spec(a: argparse.Namespace):  # noqa: ANN202
         restart=a.restart, init=a.init, stop_signal=a.stop_signal,
         stop_timeout=_int(a.stop_timeout, "stop timeout"), interactive=a.interactive,
         remove=a.rm, network=",".join(a.network) or None, ulimits=list(a.ulimit),
-        sysctls=_kv(a.sysctl, "sysctl"), ports=list(a.publish), network_aliases=list(a.network_alias),
+        sysctls=kv(a.sysctl, "sysctl"), ports=list(a.publish), network_aliases=list(a.network_alias),
         ip=a.ip, pod=a.pod, mounts=[parse_mount(m) for m in a.mount], health=_health(a),
     )
 
@@ -186,8 +175,7 @@ def bulk(refs: list[str], fn: Callable[[str], Any],
         try:
             res = fn(ref)
         except PodiumError as exc:
-            sys.stdout.flush()
-            sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")
+            print_error(exc)
             code = code or exc.exit_code
             continue
         line = show(ref, res)
@@ -285,17 +273,6 @@ def do_rm(a: argparse.Namespace, g: Any) -> int:
 FILTER_KEYS = ("label", "name", "status", "id", "ancestor", "exited", "health", "pod")
 
 
-def _filters(values: list[str]) -> list[tuple[str, str]]:
-    from podium.engine.errors import ConfigError
-    out = []
-    for v in values:
-        k, sep, val = v.partition("=")
-        if not sep or k not in FILTER_KEYS:
-            raise ConfigError(f"invalid filter {v!r}: use one of {', '.join(f + '=' for f in FILTER_KEYS)}")
-        out.append((k, val))
-    return out
-
-
 def match(c: dict[str, Any], entry: dict[str, Any], filters: list[tuple[str, str]],
           pod_names: dict[str, str] | None = None) -> bool:
     """Podman's filter logic: values of one key are OR-ed (labels AND-ed), keys AND-ed."""
@@ -344,7 +321,7 @@ def _ps_args(p: Parser) -> None:
 def do_ps(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.inspect import ps_entry
     eng = g.engine
-    flt = _filters(a.filter)
+    flt = parse_filters(a.filter, FILTER_KEYS)
     last = 1 if a.latest else a.last
     rows = []
     pod_names = {p["id"]: p["name"] for p in eng.pods.list()} if any(k == "pod" for k, _ in flt) else None

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag, kv, multi
 from .containers import bulk
 from .format import emit, table
 
@@ -29,9 +29,8 @@ def _create_args(p: Parser) -> None:
 
 
 def do_create(a: argparse.Namespace, g: Any) -> int:
-    from .containers import _kv
     pod = g.engine.pods.create(
-        name=a.name or a.name_arg, hostname=a.hostname, share=a.share, labels=_kv(a.label, "label"),
+        name=a.name or a.name_arg, hostname=a.hostname, share=a.share, labels=kv(a.label, "label"),
         ports=list(a.publish), network=",".join(a.network) or None,
         network_aliases=list(a.network_alias), infra_image=a.infra_image, infra_name=a.infra_name)
     print(pod["id"])

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
 from .format import emit, table
 
 TYPE_CHECKING = False
@@ -18,32 +18,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _labels(values: list[str]) -> dict[str, str]:
-    from podium.engine.errors import ConfigError
-    out = {}
-    for v in values:
-        k, _, val = v.partition("=")
-        if not k:
-            raise ConfigError(f"invalid label {v!r}: expected KEY=VALUE")
-        out[k] = val
-    return out
-
-
 def _filters(values: list[str]) -> list[tuple[str, str]]:
-    from podium.engine.errors import ConfigError
     from podium.engine.volumes import FILTER_KEYS
-    out = []
-    for v in values:
-        k, sep, val = v.partition("=")
-        if not sep or k not in FILTER_KEYS:
-            raise ConfigError(f"invalid filter {v!r}: use one of {', '.join(f + '=' for f in FILTER_KEYS)}")
-        out.append((k, val))
-    return out
-
-
-def _fail(exc: Exception) -> None:
-    sys.stdout.flush()
-    sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")
+    return parse_filters(values, FILTER_KEYS)
 
 
 # ---- create ---------------------------------------------------------------------------
@@ -57,7 +34,7 @@ def _create_args(p: Parser) -> None:
 
 
 def do_create(a: argparse.Namespace, g: Any) -> int:
-    v = g.engine.volumes.create(a.name, labels=_labels(a.label), driver=a.driver, options=a.opt,
+    v = g.engine.volumes.create(a.name, labels=kv(a.label, "label"), driver=a.driver, options=a.opt,
                                 exist_ok=a.ignore)
     print(v["name"])
     return 0
@@ -104,7 +81,7 @@ def do_inspect(a: argparse.Namespace, g: Any) -> int:
         try:
             out.append(vols.inspect(name))
         except PodiumError as exc:
-            _fail(exc)
+            print_error(exc)
             code = exc.exit_code
     if a.format and a.format != "json":
         emit(out, a.format)
@@ -136,7 +113,7 @@ def do_rm(a: argparse.Namespace, g: Any) -> int:
         try:
             vols.remove(name, force=a.force, timeout=a.time)
         except PodiumError as exc:
-            _fail(exc)
+            print_error(exc)
             rank = 2 if isinstance(exc, InUse) else 1 if isinstance(exc, NotFound) else 125
             code = max(code, rank)
             continue
@@ -169,7 +146,7 @@ def do_prune(a: argparse.Namespace, g: Any) -> int:
         if err is None:
             print(name)
         else:
-            _fail(err)
+            print_error(err)
             code = err.exit_code
     return code
 
