@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(runc conmon catatonit busybox-static python3 python3-venv iproute2 iptables procps
-              golang-github-containers-common netavark aardvark-dns podman uidmap make zstd)
+              golang-github-containers-common netavark aardvark-dns podman uidmap make zstd nftables)
 PY=/usr/bin/python3
 STAMPS=.stamps
 
