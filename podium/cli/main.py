@@ -143,6 +143,20 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = 130
+    except FileNotFoundError as exc:
+        if os.environ.get("PODIUM_DEBUG"):
+            raise
+        sys.stdout.flush()
+        missing = exc.filename or str(exc)
+        sys.stderr.write(f"Error: {missing}: not found (is the package that provides it installed?)\n")
+        code = 125
+    except Exception as exc:  # noqa: BLE001 - the last guard: one line, never a traceback
+        if os.environ.get("PODIUM_DEBUG"):
+            raise
+        sys.stdout.flush()
+        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                         "(run with PODIUM_DEBUG=1 for a traceback)\n")
+        code = 125
     except BrokenPipeError:
         code = 0
         try:

@@ -65,3 +65,24 @@ def test_ps_start_up_imports_nothing_heavy(tmp_path) -> None:  # noqa: ANN001
     mods = json.loads(proc.stdout.strip().splitlines()[-1])
     heavy = [m for m in mods if m.split(".")[0] in HEAVY]
     assert heavy == [], heavy
+
+
+def test_unexpected_errors_are_one_line(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A missing host tool or a bug surfaces as one Error: line and exit 125, never a traceback."""
+    code = (
+        "import sys\n"
+        "import podium.cli.main as m\n"
+        "def boom(argv):\n"
+        "    raise FileNotFoundError(2, 'No such file or directory', '/usr/sbin/nft')\n"
+        "m.dispatch = boom\n"
+        "m.main(['ps'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PODIUM_DEBUG"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 125
+    assert proc.stderr.strip().splitlines() == [
+        "Error: /usr/sbin/nft: not found (is the package that provides it installed?)"]
+    proc = subprocess.run([sys.executable, "-c", code.replace("FileNotFoundError(2, 'No such file or directory', '/usr/sbin/nft')", "KeyError('x')")],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 125 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("Error: internal error: KeyError")
