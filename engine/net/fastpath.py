@@ -2,8 +2,8 @@
 
 One container on one network, set up:
 
-- the bridge (``podium0`` for the default network) with the gateway address,
-  created and brought up if missing, and ``net.ipv4.ip_forward=1``;
+- the bridge (``podium0`` for the default network) with the gateway address and
+  a fixed MAC address, created and brought up if missing, and ``net.ipv4.ip_forward=1``;
 - a veth pair, made in one netlink request: the host end (``veth<hash>``,
   named from the container and network) enslaved to the bridge and up, the other
   end created directly inside the container's namespace as ``eth0`` (``eth1``...);
@@ -49,6 +49,12 @@ def veth_name(cid: str, network: str) -> str:
     return "veth" + sha256hex(f"{cid}/{network}")[:11]
 
 
+def bridge_mac(bridge: str) -> str:
+    """A fixed, locally administered address for a bridge, from its name (pure)."""
+    h = sha256hex("podium-bridge/" + bridge)
+    return "02:" + ":".join(h[i:i + 2] for i in range(0, 10, 2))
+
+
 def _sysctl(path: str, value: str) -> None:
     try:
         with open(path) as f:
@@ -66,7 +72,7 @@ def _ensure_bridge(h: "Netlink", n: dict[str, Any]) -> tuple[int, bool]:
     created = False
     if link is None:
         try:
-            h.add_bridge(n["bridge"], mtu=n.get("mtu"))
+            h.add_bridge(n["bridge"], mtu=n.get("mtu"), mac=bridge_mac(n["bridge"]))
             created = True
         except OSError as exc:
             if exc.errno != 17:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 
 from ..errors import RuntimeFailure
 from . import netns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 NETAVARK = "/usr/lib/podman/netavark"
 AARDVARK = "/usr/lib/podman/aardvark-dns"
@@ -54,13 +55,14 @@ def options(rec: dict[str, Any], names: list[str] | None = None) -> dict[str, An
     }
 
 
-def call(config: str, verb: str, ns_path: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """One netavark run. Runs are serialized host-wide, as Podman serializes them: two
-    concurrent set-ups of a new network both create its chains, and one fails."""
+def call(config: str, verb: str, ns_path: str, opts: dict[str, Any], *, lock: bool = True) -> dict[str, Any]:
+    """One netavark run. Runs are serialized host-wide (``lock=False``: the caller holds the
+    lock), as Podman serializes them: two concurrent set-ups of a new network both create
+    its chains, and one fails."""
     from .ipam import host_lock
     env = {**os.environ, "PATH": ENV_PATH}
     os.makedirs(config, exist_ok=True)  # netavark makes only its aardvark-dns/ below it
-    with host_lock("net.lock"):
+    with host_lock("net.lock") if lock else _nothing():
         proc = subprocess.run(argv(config, verb, ns_path), input=json.dumps(opts), capture_output=True,
                               text=True, env=env)
     out = proc.stdout.strip()
@@ -77,12 +79,18 @@ def call(config: str, verb: str, ns_path: str, opts: dict[str, Any]) -> dict[str
 def setup(rec: dict[str, Any], *, existing: bool = False,
           creating: "netns.Creating | None" = None) -> dict[str, Any]:
     """Create the namespace (unless ``existing``) and run ``netavark setup``; keeps the JSON in rec."""
+    from .rtnl import Netlink
     opts = options(rec)
     rec.setdefault("netavark_calls", []).append(opts)
     if not existing:
         (creating or netns.Creating(rec["netns"])).wait().close()
+    from .ipam import host_lock
     try:
-        return call(rec["aardvark_config"], "setup", rec["netns"], opts)
+        with host_lock("net.lock"), Netlink() as nl:
+            new = [n["bridge"] for n in rec["networks"] if nl.link(n["bridge"]) is None]
+            status = call(rec["aardvark_config"], "setup", rec["netns"], opts, lock=False)
+            _fix_bridge_macs(nl, new)
+        return status
     except BaseException:
         # a failed setup is not rolled back by netavark: tear down with the same JSON
         try:
@@ -93,6 +101,22 @@ def setup(rec: dict[str, Any], *, existing: bool = False,
         if not existing:
             netns.remove(rec["netns"])
         raise
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _fix_bridge_macs(nl: Any, bridges: list[str]) -> None:
+    """netavark 1.4 lets a new bridge take its ports' lowest MAC address, which changes when a
+    container leaves and strands the others' ARP entries for the gateway. Fix it on the bridges
+    this set-up created (no container has looked the gateway up yet)."""
+    from .fastpath import bridge_mac
+    for name in bridges:
+        link = nl.link(name)
+        if link is not None:
+            nl.set_mac(link["index"], bridge_mac(name))
 
 
 def chain_suffix(network: str) -> str:

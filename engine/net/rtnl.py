@@ -79,8 +79,17 @@ def message(kind: int, flags: int, body: bytes, seq: int = 0) -> bytes:
     return _HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body
 
 
-def new_bridge_body(name: str, *, mtu: int | None = None) -> bytes:
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def new_bridge_body(name: str, *, mtu: int | None = None, mac: str | None = None) -> bytes:
+    """A bridge, up. With ``mac`` its address is fixed: otherwise the kernel gives a bridge the
+    lowest address of its ports, which changes as containers come and go, and the ARP
+    entries the other containers hold for the gateway go stale (their packets are lost)."""
     extra = attr(IFLA_MTU, u32(mtu)) if mtu else b""
+    if mac:
+        extra += attr(IFLA_ADDRESS, mac_bytes(mac))
     return (ifinfo(flags=IFF_UP, change=IFF_UP) + attr(IFLA_IFNAME, strz(name)) + extra
             + nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, b"bridge")))
 
@@ -238,9 +247,12 @@ class Netlink:
             raise
         return parse_link(got[0]) if got else None
 
-    def add_bridge(self, name: str, *, mtu: int | None = None) -> None:
-        self.request(RTM_NEWLINK, new_bridge_body(name, mtu=mtu), flags=NLM_F_CREATE | NLM_F_EXCL,
+    def add_bridge(self, name: str, *, mtu: int | None = None, mac: str | None = None) -> None:
+        self.request(RTM_NEWLINK, new_bridge_body(name, mtu=mtu, mac=mac), flags=NLM_F_CREATE | NLM_F_EXCL,
                      what=f"create bridge {name}")
+
+    def set_mac(self, index: int, mac: str) -> None:
+        self.request(RTM_NEWLINK, ifinfo(index) + attr(IFLA_ADDRESS, mac_bytes(mac)), what="set address")
 
     def add_veth(self, name: str, peer: str, *, peer_netns_fd: int, master: int,
                  mtu: int | None = None) -> None:

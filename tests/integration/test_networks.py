@@ -444,3 +444,26 @@ def test_failed_start_leaves_no_network_behind(podium: Podium, image: str, backe
     assert f"--dport {port}" not in sh("iptables-save")
     bridge = json.loads(podium("network", "inspect", net).stdout)[0]["network_interface"]
     assert not re.search(rf"^\d+: {bridge}:", sh("ip", "-o", "link"), re.M)
+
+
+def test_gateway_mac_stays_when_containers_come_and_go(podium: Podium, image: str, backend: str) -> None:
+    """A bridge without an address of its own takes its lowest port's MAC, so a container
+    joining or leaving would change the gateway's MAC under the others' ARP entries, and
+    their DNS (and every route out) would go silent. Force the lowest MAC on a newcomer."""
+    net = "n" + uid()
+    podium("network", "create", net)
+    podium("run", "-d", "--name", "web", "--network", net, "--network-alias", "www", image, *HTTPD)
+
+    def lookup() -> None:
+        out = podium("exec", "web", "nslookup", "-type=a", "www", check=False)
+        assert out.returncode == 0 and re.search(r"Address: 10\.87\.", out.stdout), out.stdout + out.stderr
+
+    lookup()  # web now holds an ARP entry for the gateway
+    podium("run", "-d", "--name", "newcomer", "--network", net, image, "sleep", "600")
+    ifindex = podium("exec", "newcomer", "cat", "/sys/class/net/eth0/iflink").stdout.strip()
+    host_end = re.search(rf"^{ifindex}: ([^:@]+)", sh("ip", "-o", "link"), re.M).group(1)
+    subprocess.run(["ip", "link", "set", host_end, "address", "02:00:00:00:00:01"], check=True)
+    lookup()
+    podium("rm", "-f", "newcomer")
+    wait_reapers()
+    lookup()

@@ -65,3 +65,13 @@ def test_veth_names_fit_and_differ() -> None:
     assert block == {"interfaces": {"eth0": {"mac_address": "02:00:00:00:00:01", "subnets": [
         {"ipnet": "10.87.1.2/24", "gateway": "10.87.1.1"}]}},
         "dns_search_domains": ["dns.podman"], "dns_server_ips": ["10.87.1.1"]}
+
+
+def test_bridges_get_a_fixed_mac() -> None:
+    from podium.engine.net import rtnl
+    mac = fastpath.bridge_mac("podium0")
+    assert mac == fastpath.bridge_mac("podium0") != fastpath.bridge_mac("podium1")
+    first = int(mac.split(":")[0], 16)
+    assert len(mac.split(":")) == 6 and first & 2 and not first & 1  # locally administered, unicast
+    attrs = rtnl.parse_attrs(rtnl.new_bridge_body("podium0", mac=mac), 16)
+    assert attrs[rtnl.IFLA_ADDRESS] == rtnl.mac_bytes(mac)
