@@ -116,6 +116,7 @@ def leftovers(podium: Podium) -> list[str]:
         return problems
     words = network_words(podium)
     bridges = [w[:-1] for w in words if w.endswith(":")]
+    suffixes = [w for w in words if re.fullmatch(r"[0-9A-F]{13}", w)]
     ids = podium("ps", "-aq", "--no-trunc", check=False).stdout.split()
     if ids:
         podium("rm", "-f", "-v", *ids, check=False)
@@ -144,6 +145,10 @@ def leftovers(podium: Podium) -> list[str]:
     for w in words:
         if w.startswith("veth") and w in links:
             problems.append(f"veth {w} left")
+    rules = sh("iptables-save", "-t", "nat") + sh("iptables-save", "-t", "filter")
+    for suffix in suffixes:  # netavark's chains of the test's networks (named from the names)
+        if suffix in rules:
+            problems.append(f"iptables chain NETAVARK-*{suffix} left")
     claims = Path("/run/podium-net/claims")
     for f in claims.rglob("*") if claims.exists() else []:
         if f.is_file() and str(podium.root) in f.read_text():
