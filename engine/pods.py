@@ -132,7 +132,8 @@ class Pods:
             image = infra_image or self._infra_image()
             spec = ContainerSpec(image, name=infra_name or f"{pid[:12]}-infra", hostname=config["hostname"],
                                  ports=list(ports or []), network=network,
-                                 network_aliases=list(network_aliases or []),
+                                 # the pod is reachable by its name on its networks (Podman's habit)
+                                 network_aliases=([pname] if network else []) + list(network_aliases or []),
                                  labels={"io.podium.pod": pname, **(labels or {})},
                                  command=None if infra_image else None)
             infra = self.engine.containers.create(spec, pod_id=pid, infra=True)

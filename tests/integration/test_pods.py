@@ -107,6 +107,7 @@ def test_pods_networks_volumes_leave_the_host_as_it_was(podium: Podium, image: s
            image, "httpd", "-f", "-p", "80", "-h", "/www")
     podium("run", "-d", "--pod", "full", "--name", "full-side", image, "sleep", "300")
     assert fetch(f"http://127.0.0.1:{port}/") == PAGE          # image content copied into the new volume
+    assert podium("run", "--rm", "--network", net, image, "wget", "-qO-", "http://full/").stdout == PAGE
     words = network_words(podium) + [str(podium.base)]
     during = ours(host_state(), words)
     assert during["links"] and during["mounts"], during
