@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
 from .format import emit, table
 
 TYPE_CHECKING = False
@@ -24,32 +24,9 @@ def _nets(g: Any) -> Any:
     return Networks(g.engine)
 
 
-def _kv(values: list[str], what: str) -> dict[str, str]:
-    from podium.engine.errors import ConfigError
-    out = {}
-    for v in values:
-        k, sep, val = v.partition("=")
-        if not k or (what == "option" and not sep):
-            raise ConfigError(f"invalid {what} {v!r}: expected KEY=VALUE")
-        out[k] = val
-    return out
-
-
 def _filters(values: list[str]) -> list[tuple[str, str]]:
-    from podium.engine.errors import ConfigError
     from podium.engine.networks import FILTER_KEYS
-    out = []
-    for v in values:
-        k, sep, val = v.partition("=")
-        if not sep or k not in FILTER_KEYS:
-            raise ConfigError(f"invalid filter {v!r}: use one of {', '.join(f + '=' for f in FILTER_KEYS)}")
-        out.append((k, val))
-    return out
-
-
-def _fail(exc: Exception) -> None:
-    sys.stdout.flush()
-    sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")
+    return parse_filters(values, FILTER_KEYS)
 
 
 def template_view(n: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +55,7 @@ def _create_args(p: Parser) -> None:
 
 def do_create(a: argparse.Namespace, g: Any) -> int:
     n = _nets(g).create(a.name, driver=a.driver, subnet=a.subnet, gateway=a.gateway,
-                        internal=a.internal, labels=_kv(a.label, "label"), options=_kv(a.opt, "option"),
+                        internal=a.internal, labels=kv(a.label, "label"), options=kv(a.opt, "option", require_value=True),
                         disable_dns=a.disable_dns, ipv6=a.ipv6, ignore=a.ignore)
     print(n["name"])
     return 0
@@ -126,7 +103,7 @@ def do_inspect(a: argparse.Namespace, g: Any) -> int:
         try:
             out.append(nets.inspect(name))
         except PodiumError as exc:
-            _fail(exc)
+            print_error(exc)
             code = exc.exit_code
     if a.format and a.format != "json":
         emit([template_view(n) for n in out], a.format)
@@ -151,7 +128,7 @@ def do_rm(a: argparse.Namespace, g: Any) -> int:
         try:
             print(nets.remove(name, force=a.force, timeout=a.time))
         except PodiumError as exc:
-            _fail(exc)
+            print_error(exc)
             code = exc.exit_code
     return code
 
