@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from .rtnl import Netlink
 
 NET_LOCK = "net.lock"
+REAPERS_LOCK = "reapers.lock"
+LINGER_S = float(os.environ.get("PODIUM_NET_LINGER", "1.0"))
 SEARCH = ["dns.podman"]
 
 
@@ -124,6 +126,8 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
                 for n in nets:
                     h.add_veth(n["veth"], n["ifname"], peer_netns_fd=fd, master=index[n["name"]],
                                mtu=n.get("mtu"))
+                    link = h.link(n["veth"])
+                    n["veth_index"] = link["index"] if link else 0
             finally:
                 os.close(fd)
             if elements:
@@ -174,14 +178,19 @@ def status_block(n: dict[str, Any], mac: str) -> dict[str, Any]:
 
 
 def teardown(rec: dict[str, Any], *, wait: bool = False) -> None:
-    """Undo ``setup``: names now, the namespace now, links and rules now or in the background."""
+    """Undo ``setup``: names and the namespace now, links and rules now or in the background."""
     dns = [n["name"] for n in rec["networks"] if n["dns"]]
     if dns:
         from .aardvark import Aardvark
         Aardvark(rec["aardvark_config"]).remove(rec["container_id"], dns)
     with ipam.host_lock(NET_LOCK) as fd:
         netns.remove(rec["netns"])
-        _run(lambda: reap(rec["networks"], rec.get("ports") or []), wait=wait, keep_fd=fd)
+        nets, ports = rec["networks"], rec.get("ports") or []
+        if wait:
+            reap(nets, ports)
+        else:
+            _background(lambda lock_fd: reap_later(nets, ports, lock_fd), keep_fd=fd,
+                        alive_dir=os.path.dirname(rec["netns"]))
 
 
 def disconnect(rec: dict[str, Any], names: list[str], *, wait: bool = True) -> None:
@@ -193,30 +202,74 @@ def disconnect(rec: dict[str, Any], names: list[str], *, wait: bool = True) -> N
         Aardvark(rec["aardvark_config"]).remove(rec["container_id"], dns)
     ports = rec.get("ports") or []
     primary = rec["networks"][0]["name"] if rec["networks"] else None
-    with ipam.host_lock(NET_LOCK) as fd:
-        _run(lambda: reap(gone, ports if primary in names else []), wait=wait, keep_fd=fd)
+    with ipam.host_lock(NET_LOCK):
+        reap(gone, ports if primary in names else [])
+
+
+def _unpublish(nets: list[dict[str, Any]], ports: list[dict[str, Any]]) -> None:
+    if ports and nets:
+        from . import nft
+        nft.delete(nft.port_elements(ports, nets[0]["ip"]))
+
+
+def _delete_veths(h: "Netlink", nets: list[dict[str, Any]]) -> None:
+    """By index when known: a restarted container's new veth has the same name."""
+    for n in nets:
+        if n.get("veth_index"):
+            h.delete_index(n["veth_index"])
+        elif n.get("veth"):
+            h.delete_link(n["veth"])
+
+
+def _drop_idle_bridges(h: "Netlink", nets: list[dict[str, Any]], *, gone_too: bool) -> None:
+    """Delete each bridge nothing is enslaved to (another root may use it), with its
+    elements; ``gone_too``: also the elements of a bridge that is already gone."""
+    from . import nft
+    elements: list[str] = []
+    links = h.links()
+    by_name = {link["name"]: link for link in links}
+    for n in {n["bridge"]: n for n in nets}.values():
+        br = by_name.get(n["bridge"])
+        if br is not None and any(link["master"] == br["index"] for link in links):
+            continue
+        if br is None and not gone_too:
+            continue  # someone else removed it, and its elements with it
+        elements += nft.network_elements(n["subnet"], internal=n["internal"])
+        if br is not None:
+            h.delete_link(n["bridge"])
+    nft.delete(elements)
 
 
 def reap(nets: list[dict[str, Any]], ports: list[dict[str, Any]]) -> None:
-    """Delete the host veths, the published ports' elements, and bridges left empty (lock held)."""
-    from . import nft
+    """Everything at once, the lock held by the caller (failed set-ups, disconnect, network rm)."""
     from .rtnl import Netlink
-
-    elements = nft.port_elements(ports, nets[0]["ip"]) if ports and nets else []
+    _unpublish(nets, ports)
     with Netlink() as h:
-        for n in nets:
-            if n.get("veth"):
-                h.delete_link(n["veth"])
-        links = h.links()
-        by_name = {link["name"]: link for link in links}
-        for n in {n["bridge"]: n for n in nets}.values():
-            br = by_name.get(n["bridge"])
-            if br is not None and any(link["master"] == br["index"] for link in links):
-                continue  # still in use (maybe by another podium root)
-            elements += nft.network_elements(n["subnet"], internal=n["internal"])
-            if br is not None:
-                h.delete_link(n["bridge"])
-    nft.delete(elements)
+        _delete_veths(h, nets)
+        _drop_idle_bridges(h, nets, gone_too=True)
+
+
+def reap_later(nets: list[dict[str, Any]], ports: list[dict[str, Any]], lock_fd: int) -> None:
+    """The background teardown, in a child holding the lock the teardown took (``lock_fd``).
+
+    1. Published ports go first, still under that lock: a new container publishing the same
+       port waits for it (the lock was handed over from the teardown, so no set-up came in
+       between).
+    2. The lock is let go; the host veths go by index (never a newer veth of the same name).
+    3. A bridge its last container left lingers LINGER_S seconds, so that back-to-back
+       runs reuse it instead of deleting and re-creating it (~60 ms of kernel work each
+       way); then, under the lock again, it goes if it is still unused.
+    """
+    from .rtnl import Netlink
+    import time
+    _unpublish(nets, ports)
+    os.close(lock_fd)
+    with Netlink() as h:
+        _delete_veths(h, nets)
+    if LINGER_S > 0:
+        time.sleep(LINGER_S)
+    with ipam.host_lock(NET_LOCK), Netlink() as h:
+        _drop_idle_bridges(h, nets, gone_too=False)
 
 
 def remove_bridge(n: dict[str, Any]) -> None:
@@ -228,15 +281,14 @@ def remove_bridge(n: dict[str, Any]) -> None:
 _reapers: list[int] = []
 
 
-def _run(fn: Callable[[], None], *, wait: bool, keep_fd: int) -> None:
-    """Run ``fn`` now, or in a forked child that keeps only ``keep_fd`` (the lock) open.
+def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> None:
+    """Run ``fn(keep_fd)`` in a forked child that keeps only ``keep_fd`` (the lock) open.
 
-    The caller does not wait for the child: a CLI exits before it, and the child
-    is then reaped by init; a long-lived caller collects finished ones here.
+    The caller does not wait for the child: a CLI exits before it, and the child is
+    then reaped by init; a long-lived caller collects finished ones here. The child
+    holds a shared lock on ``alive_dir/reapers.lock`` (the run root's netns dir) while
+    it lives, for wait_reapers().
     """
-    if wait:
-        fn()
-        return
     for pid in list(_reapers):
         try:
             if os.waitpid(pid, os.WNOHANG)[0]:
@@ -254,12 +306,32 @@ def _run(fn: Callable[[], None], *, wait: bool, keep_fd: int) -> None:
             os.dup2(devnull, std)
         os.closerange(3, keep_fd)
         os.closerange(keep_fd + 1, 1 << 16)
+        import fcntl
         try:
-            fn()
+            alive = os.open(os.path.join(alive_dir, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                            0o600)
+            fcntl.flock(alive, fcntl.LOCK_SH)
+        except OSError:
+            pass
+        try:
+            fn(keep_fd)
         except BaseException as exc:  # noqa: BLE001 - nobody to report to but the log
             _log(f"network teardown failed: {exc!r}")
     finally:
         os._exit(0)
+
+
+def wait_reapers(runroot: str) -> None:
+    """Until the background teardowns of one run root are done (tests; nothing else needs it)."""
+    import fcntl
+    d = os.path.join(runroot, "netns")
+    if not os.path.isdir(d):
+        return
+    fd = os.open(os.path.join(d, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    finally:
+        os.close(fd)
 
 
 def _log(text: str) -> None:

@@ -263,6 +263,16 @@ class Netlink:
     def set_up(self, index: int) -> None:
         self.request(RTM_NEWLINK, ifinfo(index, flags=IFF_UP, change=IFF_UP), what="set link up")
 
+    def delete_index(self, index: int) -> bool:
+        """Delete a link by index; False if there was none."""
+        try:
+            self.request(RTM_DELLINK, ifinfo(index), what=f"delete link {index}")
+        except OSError as exc:
+            if exc.errno == 19:  # ENODEV
+                return False
+            raise
+        return True
+
     def delete_link(self, name: str) -> bool:
         """Delete a link by name; False if there was none."""
         try:

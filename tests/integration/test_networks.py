@@ -56,9 +56,17 @@ def fetch(url: str, *, tries: int = 50) -> str:
     raise AssertionError(f"no answer from {url}")
 
 
-def wait_reapers() -> None:
-    """Background teardowns hold the host-wide network lock until they are done."""
-    from podium.engine.net import ipam
+def netns_files(podium: Podium) -> list[str]:
+    """Namespace files and records under the run root (not the teardowns' lock file)."""
+    d = podium.runroot / "netns"
+    return [f for f in os.listdir(d) if f != "reapers.lock"] if d.exists() else []
+
+
+def wait_reapers(podium: Podium) -> None:
+    """Until the root's background teardowns are done (a bridge lingers ~1 s after its last
+    container), then until no teardown holds the host-wide network lock."""
+    from podium.engine.net import fastpath, ipam
+    fastpath.wait_reapers(str(podium.runroot))
     with ipam.host_lock("net.lock"):
         pass
 
@@ -123,10 +131,9 @@ def leftovers(podium: Podium) -> list[str]:
     for n in json.loads(podium("network", "ls", "--format", "json", check=False).stdout or "[]"):
         if n["name"] != "podium":
             podium("network", "rm", "-f", n["name"], check=False)
-    wait_reapers()
-    netns_dir = podium.runroot / "netns"
-    if netns_dir.exists() and os.listdir(netns_dir):
-        problems.append(f"netns files left: {os.listdir(netns_dir)}")
+    wait_reapers(podium)
+    if netns_files(podium):
+        problems.append(f"netns files left: {netns_files(podium)}")
     pid_file = podium.runroot / "netavark" / "aardvark-dns" / "aardvark.pid"
     if pid_file.exists():
         try:
@@ -181,8 +188,7 @@ def one_error_line(proc: subprocess.CompletedProcess[str], text: str) -> None:
 
 def nothing_half_created(podium: Podium) -> None:
     assert podium("ps", "-aq").stdout == ""
-    netns_dir = podium.runroot / "netns"
-    assert not netns_dir.exists() or not os.listdir(netns_dir)
+    assert not netns_files(podium)
 
 
 # ---- connectivity (both backends) ----------------------------------------------------------
@@ -215,7 +221,7 @@ def test_published_port_answers_on_localhost(podium: Podium, image: str, backend
     assert ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
     # stop: the port goes away with the container's network; start: it is back
     podium("stop", "-t", "0", "web")
-    wait_reapers()
+    wait_reapers(podium)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
     podium("start", "web")
@@ -442,9 +448,8 @@ def test_failed_start_leaves_no_network_behind(podium: Podium, image: str, backe
                   check=False)
     assert proc.returncode != 0
     assert podium("ps", "-aq").stdout == ""
-    wait_reapers()
-    netns_dir = podium.runroot / "netns"
-    assert not netns_dir.exists() or not os.listdir(netns_dir)
+    wait_reapers(podium)
+    assert not netns_files(podium)
     assert f". {port} :" not in sh("nft", "list", "table", "ip", "podium")
     assert f"--dport {port}" not in sh("iptables-save")
     bridge = json.loads(podium("network", "inspect", net).stdout)[0]["network_interface"]
@@ -470,5 +475,20 @@ def test_gateway_mac_stays_when_containers_come_and_go(podium: Podium, image: st
     subprocess.run(["ip", "link", "set", host_end, "address", "02:00:00:00:00:01"], check=True)
     lookup()
     podium("rm", "-f", "newcomer")
-    wait_reapers()
+    wait_reapers(podium)
     lookup()
+
+
+def test_an_idle_bridge_lingers_then_goes(podium: Podium, image: str) -> None:
+    """The last container's bridge stays PODIUM_NET_LINGER seconds for the next one, then goes."""
+    podium.env["PODIUM_NET_LINGER"] = "5"
+    net = "n" + uid()
+    podium("network", "create", net)
+    bridge = json.loads(podium("network", "inspect", net).stdout)[0]["network_interface"]
+    present = lambda: re.search(rf"^\d+: {bridge}:", sh("ip", "-o", "link"), re.M) is not None  # noqa: E731
+    podium("run", "--rm", "--network", net, image, "true")
+    assert present()  # lingering
+    podium("run", "--rm", "--network", net, image, "true")  # reuses it
+    assert present()
+    wait_reapers(podium)
+    assert not present()
