@@ -228,15 +228,21 @@ def _drop_idle_bridges(h: "Netlink", nets: list[dict[str, Any]], *, gone_too: bo
     elements: list[str] = []
     links = h.links()
     by_name = {link["name"]: link for link in links}
+    addresses: list[dict[str, Any]] | None = None
     for n in {n["bridge"]: n for n in nets}.values():
         br = by_name.get(n["bridge"])
         if br is not None and any(link["master"] == br["index"] for link in links):
             continue
         if br is None and not gone_too:
             continue  # someone else removed it, and its elements with it
-        elements += nft.network_elements(n["subnet"], internal=n["internal"])
         if br is not None:
+            if addresses is None:
+                addresses = h.addresses()
+            mine = {a["address"] for a in addresses if a["index"] == br["index"]}
+            if mine and n["gateway"] not in mine:
+                continue  # a bridge of the same name for another network now: not ours to drop
             h.delete_link(n["bridge"])
+        elements += nft.network_elements(n["subnet"], internal=n["internal"])
     nft.delete(elements)
 
 
