@@ -69,6 +69,13 @@ def pod_status(statuses: list[str]) -> str:
     return "Degraded"
 
 
+def _named_networks(network: str | None) -> bool:
+    """True when ``network`` names bridge networks (where DNS aliases mean something)."""
+    if not network:
+        return False
+    return not (network in ("host", "none", "private") or network.startswith(("ns:", "container:")))
+
+
 class Pods:
     """The pods of one engine; methods take pod names, ids or unique id prefixes."""
 
@@ -133,7 +140,8 @@ class Pods:
             spec = ContainerSpec(image, name=infra_name or f"{pid[:12]}-infra", hostname=config["hostname"],
                                  ports=list(ports or []), network=network,
                                  # the pod is reachable by its name on its networks (Podman's habit)
-                                 network_aliases=([pname] if network else []) + list(network_aliases or []),
+                                 network_aliases=([pname] if _named_networks(network) else [])
+                                 + list(network_aliases or []),
                                  labels={"io.podium.pod": pname, **(labels or {})},
                                  command=None if infra_image else None)
             infra = self.engine.containers.create(spec, pod_id=pid, infra=True)
