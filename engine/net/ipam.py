@@ -180,9 +180,10 @@ def _owner_alive(owner: dict[str, Any]) -> bool:
 def claim(kind: str, key: str, owner: dict[str, Any]) -> bool:
     """Take ``kind/key`` for ``owner``; False if someone else (alive) holds it. Idempotent."""
     path = _claim_path(kind, key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     data = json.dumps(owner, sort_keys=True)
     with host_lock():
+        # Inside the lock: unclaim() removes a directory once it is empty.
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
             with open(path) as f:
                 held = json.load(f)
