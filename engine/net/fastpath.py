@@ -313,12 +313,12 @@ def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> N
         os.closerange(3, keep_fd)
         os.closerange(keep_fd + 1, 1 << 16)
         import fcntl
-        try:
-            alive = os.open(os.path.join(alive_dir, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                            0o600)
-            fcntl.flock(alive, fcntl.LOCK_SH)
-        except OSError:
-            pass
+        for d in (alive_dir, ipam.HOST_DIR):  # this run root's, and the host's
+            try:
+                alive = os.open(os.path.join(d, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(alive, fcntl.LOCK_SH)
+            except OSError:
+                pass
         try:
             fn(keep_fd)
         except BaseException as exc:  # noqa: BLE001 - nobody to report to but the log
@@ -327,10 +327,11 @@ def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> N
         os._exit(0)
 
 
-def wait_reapers(runroot: str) -> None:
-    """Until the background teardowns of one run root are done (tests; nothing else needs it)."""
+def wait_reapers(runroot: str | None = None) -> None:
+    """Until the background teardowns of one run root (or of the whole host) are done
+    (for tests; nothing else needs to wait for them)."""
     import fcntl
-    d = os.path.join(runroot, "netns")
+    d = os.path.join(runroot, "netns") if runroot else ipam.HOST_DIR
     if not os.path.isdir(d):
         return
     fd = os.open(os.path.join(d, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

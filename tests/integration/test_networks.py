@@ -62,11 +62,11 @@ def netns_files(podium: Podium) -> list[str]:
     return [f for f in os.listdir(d) if f != "reapers.lock"] if d.exists() else []
 
 
-def wait_reapers(podium: Podium) -> None:
-    """Until the root's background teardowns are done (a bridge lingers ~1 s after its last
-    container), then until no teardown holds the host-wide network lock."""
+def wait_reapers(podium: Podium | None = None) -> None:
+    """Until the root's (or, without one, the host's) background teardowns are done (a bridge
+    lingers ~1 s after its last container), then until none holds the host network lock."""
     from podium.engine.net import fastpath, ipam
-    fastpath.wait_reapers(str(podium.runroot))
+    fastpath.wait_reapers(str(podium.runroot) if podium is not None else None)
     with ipam.host_lock("net.lock"):
         pass
 
