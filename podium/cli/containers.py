@@ -504,6 +504,8 @@ def _cleanup_args(p: Parser) -> None:
 def do_cleanup(a: argparse.Namespace, g: Any) -> int:
     """conmon's exit command: record the exit, tidy up, restart or remove."""
     from podium.engine import lifecycle
+    if not g.engine.paths.db.exists():
+        return 0  # the store is gone (a removed temporary root): never make a new, empty one
     lifecycle.cleanup(g.engine, a.cid)
     return 0
 

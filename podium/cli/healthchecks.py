@@ -25,6 +25,8 @@ def do_run(a: argparse.Namespace, g: Any) -> int:
     from podium.engine import health
 
     if a.from_checker:
+        if not g.engine.paths.db.exists():
+            return health.CHECKER_DONE  # the store is gone: end the loop, make nothing
         try:  # a session of our own: stopping the loop's process group must not stop this check
             os.setsid()
         except OSError:
