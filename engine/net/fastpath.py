@@ -291,18 +291,35 @@ def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> N
     """Run ``fn(keep_fd)`` in a forked child that keeps only ``keep_fd`` (the lock) open.
 
     The caller does not wait for the child: a CLI exits before it, and the child is
-    then reaped by init; a long-lived caller collects finished ones here. The child
-    holds a shared lock on ``alive_dir/reapers.lock`` (the run root's netns dir) while
-    it lives, for wait_reapers().
+    then reaped by init; a long-lived caller collects finished ones here. While it
+    lives, the child holds shared locks on ``reapers.lock`` in ``alive_dir`` (the run
+    root's netns dir) and in the host dir, for wait_reapers(). They are taken here,
+    before the fork, so they are held from the moment the caller returns.
     """
+    import fcntl
     for pid in list(_reapers):
         try:
             if os.waitpid(pid, os.WNOHANG)[0]:
                 _reapers.remove(pid)
         except ChildProcessError:
             _reapers.remove(pid)
-    pid = os.fork()
+    alive: list[int] = []
+    for d in (alive_dir, ipam.HOST_DIR):
+        try:
+            fd = os.open(os.path.join(d, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            continue
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        alive.append(fd)
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in alive:
+            os.close(fd)
+        raise
     if pid:
+        for fd in alive:
+            os.close(fd)  # the child's copies keep the locks
         _reapers.append(pid)
         return
     try:
@@ -310,15 +327,14 @@ def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> N
         devnull = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):
             os.dup2(devnull, std)
-        os.closerange(3, keep_fd)
-        os.closerange(keep_fd + 1, 1 << 16)
-        import fcntl
-        for d in (alive_dir, ipam.HOST_DIR):  # this run root's, and the host's
-            try:
-                alive = os.open(os.path.join(d, REAPERS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                fcntl.flock(alive, fcntl.LOCK_SH)
-            except OSError:
-                pass
+        keep = {0, 1, 2, keep_fd, *alive}
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         try:
             fn(keep_fd)
         except BaseException as exc:  # noqa: BLE001 - nobody to report to but the log
