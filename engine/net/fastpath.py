@@ -117,6 +117,11 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
                     elements += nft.network_elements(n["subnet"], internal=n["internal"])
             if rec.get("ports") and nets:
                 from . import nft
+                taken = nft.conflicts(rec["ports"], nets[0]["ip"], nft.published())
+                if taken:
+                    p = taken[0]
+                    raise ConfigError(f"port {p['host_ip'] or '0.0.0.0'}:{p['host_port']}/{p['protocol']} "
+                                      "is already published by another podium container on this host")
                 _sysctl(f"/proc/sys/net/ipv4/conf/{nets[0]['bridge']}/route_localnet", "1")
                 elements += nft.port_elements(rec["ports"], nets[0]["ip"])
             if any(not n["internal"] for n in nets):

@@ -25,6 +25,7 @@ socket), so teardown runs it in the background (fastpath.py).
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from ..errors import RuntimeFailure
@@ -121,6 +122,39 @@ def delete(elements: list[str]) -> None:
     if rc != 0:
         for e in elements:
             _run(script("delete", [e]))
+
+
+_ELEMENT = re.compile(r"(?:(\d+\.\d+\.\d+\.\d+) \. )?(tcp|udp|sctp) \. (\d+) : "
+                      r"(\d+\.\d+\.\d+\.\d+) \. (\d+)")
+
+
+def parse_published(text: str) -> list[dict[str, Any]]:
+    """The DNATs in ``nft list table ip podium`` output (pure)."""
+    return [{"host_ip": m.group(1) or "", "protocol": m.group(2), "host_port": int(m.group(3)),
+             "ip": m.group(4), "container_port": int(m.group(5))} for m in _ELEMENT.finditer(text)]
+
+
+def published() -> list[dict[str, Any]]:
+    """Every port published through the table, by any podium root on the host."""
+    proc = subprocess.run([NFT, "list", "table", "ip", TABLE], capture_output=True, text=True)
+    return parse_published(proc.stdout) if proc.returncode == 0 else []
+
+
+def conflicts(wanted: list[dict[str, Any]], ip: str, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mappings of ``wanted`` (to ``ip``) that another DNAT already takes (pure). The maps
+    refuse the same key themselves, but not 127.0.0.1:8080 in one map against *:8080 in the other."""
+    out = []
+    for m in wanted:
+        for e in existing:
+            if (e["protocol"], e["host_port"]) != (m["protocol"], m["host_port"]):
+                continue
+            if m.get("host_ip") and e["host_ip"] and m["host_ip"] != e["host_ip"]:
+                continue
+            if (e["ip"], e["container_port"], e["host_ip"]) == (ip, m["container_port"], m.get("host_ip") or ""):
+                continue  # our own, left by a crash
+            out.append(m)
+            break
+    return out
 
 
 def table_exists() -> bool:

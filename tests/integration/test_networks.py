@@ -492,3 +492,22 @@ def test_an_idle_bridge_lingers_then_goes(podium: Podium, image: str) -> None:
     assert present()
     wait_reapers(podium)
     assert not present()
+
+
+def test_a_port_another_root_publishes(podium: Podium, image: str, rootfs_tar: Path) -> None:
+    """Published ports hold no socket (a DNAT only): across roots the nft table is the record."""
+    import shutil
+    import tempfile
+    from tests.conftest import teardown_root
+    other = Podium(Path(tempfile.mkdtemp(prefix="pdm", dir="/tmp")))
+    try:
+        other("import", str(rootfs_tar), "busybox", "--change", 'CMD ["sh"]')
+        port = free_port()
+        other("run", "-d", "-p", f"{port}:80", "busybox", *HTTPD)
+        proc = podium("run", "-d", "-p", f"127.0.0.1:{port}:80", image, *HTTPD, check=False)
+        one_error_line(proc, "already published by another podium container")
+        assert fetch(f"http://127.0.0.1:{port}/") == PAGE  # still the other root's
+    finally:
+        problems = leftovers(other) + teardown_root(other)
+        shutil.rmtree(other.base, ignore_errors=True)
+    assert not problems

@@ -75,3 +75,28 @@ def test_bridges_get_a_fixed_mac() -> None:
     assert len(mac.split(":")) == 6 and first & 2 and not first & 1  # locally administered, unicast
     attrs = rtnl.parse_attrs(rtnl.new_bridge_body("podium0", mac=mac), 16)
     assert attrs[rtnl.IFLA_ADDRESS] == rtnl.mac_bytes(mac)
+
+
+def test_published_ports_and_their_conflicts() -> None:
+    text = """table ip podium {
+	map dnat_ip {
+		type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { 127.0.0.1 . tcp . 18090 : 10.87.0.2 . 80,
+			     127.0.0.1 . udp . 5353 : 10.87.0.3 . 53 }
+	}
+	map dnat_any {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { tcp . 8080 : 10.87.1.2 . 80 }
+	}
+}"""
+    got = nft.parse_published(text)
+    assert got == [
+        {"host_ip": "127.0.0.1", "protocol": "tcp", "host_port": 18090, "ip": "10.87.0.2", "container_port": 80},
+        {"host_ip": "127.0.0.1", "protocol": "udp", "host_port": 5353, "ip": "10.87.0.3", "container_port": 53},
+        {"host_ip": "", "protocol": "tcp", "host_port": 8080, "ip": "10.87.1.2", "container_port": 80}]
+    m = lambda ip, port, proto="tcp": {"host_ip": ip, "host_port": port, "container_port": 80, "protocol": proto}  # noqa: E731
+    assert nft.conflicts([m("", 18090)], "10.87.5.5", got) == [m("", 18090)]            # * against 127.0.0.1
+    assert nft.conflicts([m("127.0.0.1", 8080)], "10.87.5.5", got) == [m("127.0.0.1", 8080)]  # 127.0.0.1 against *
+    assert nft.conflicts([m("10.1.1.1", 18090)], "10.87.5.5", got) == []                 # another address
+    assert nft.conflicts([m("", 18090, "udp")], "10.87.5.5", got) == []                  # another protocol
+    assert nft.conflicts([m("127.0.0.1", 18090)], "10.87.0.2", got) == []               # our own, stale
