@@ -9,7 +9,7 @@ import os
 import sys
 
 from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
-from .format import emit, table
+from .format import emit, emit_inspect, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -441,10 +441,7 @@ def do_inspect(a: argparse.Namespace, g: Any) -> int:
         except PodiumError as exc:
             sys.stderr.write(f"Error: {exc}\n")
             code = exc.exit_code
-    if a.format and a.format != "json":
-        emit(out, a.format)
-    else:
-        print(json.dumps(out, indent=4))
+    emit_inspect(out, a.format)
     return code
 
 

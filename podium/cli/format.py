@@ -141,3 +141,12 @@ def align(lines: list[str]) -> str:
 
 def table(headers: list[str], rows: list[list[str]], out: Any = None) -> None:
     (out or sys.stdout).write(align(["\t".join(headers)] + ["\t".join(r) for r in rows]))
+
+
+def emit_inspect(items: list[Any], fmt: str | None, *, as_json: Any = None) -> None:
+    """``inspect``'s output: a Go template per item, else indented JSON (``as_json`` when the
+    JSON differs from the items the template sees)."""
+    if fmt and fmt != "json":
+        emit(items, fmt)
+    else:
+        sys.stdout.write(json.dumps(items if as_json is None else as_json, indent=4) + "\n")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 from .command import Command, Parser, flag, multi
-from .format import emit, table
+from .format import emit, emit_inspect, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -181,10 +180,7 @@ def _inspect_args(p: Parser) -> None:
 
 def do_image_inspect(a: argparse.Namespace, g: Any) -> int:
     out = [g.engine.images.inspect(ref) for ref in a.images]
-    if a.format and a.format != "json":
-        emit(out, a.format)
-    else:
-        print(json.dumps(out, indent=4))
+    emit_inspect(out, a.format)
     return 0
 
 

@@ -8,11 +8,10 @@ code is 125 for any error (an unknown or in-use network included), except
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
-from .format import emit, table
+from .format import emit, emit_inspect, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,10 +104,7 @@ def do_inspect(a: argparse.Namespace, g: Any) -> int:
         except PodiumError as exc:
             print_error(exc)
             code = exc.exit_code
-    if a.format and a.format != "json":
-        emit([template_view(n) for n in out], a.format)
-    else:
-        print(json.dumps(out, indent=4))
+    emit_inspect([template_view(n) for n in out], a.format, as_json=out)
     return code
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .command import Command, Parser, flag, kv, multi
 from .containers import bulk
-from .format import emit, table
+from .format import emit, emit_inspect, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -153,10 +152,7 @@ def _inspect_args(p: Parser) -> None:
 
 def do_inspect(a: argparse.Namespace, g: Any) -> int:
     out = [g.engine.pods.inspect(ref) for ref in a.pods]
-    if a.format and a.format != "json":
-        emit(out, a.format)
-    else:
-        print(json.dumps(out[0] if len(out) == 1 else out, indent=4))
+    emit_inspect(out, a.format, as_json=out[0] if len(out) == 1 else out)
     return 0
 
 

@@ -7,11 +7,10 @@ one is in use, 125 for anything else; ``exists`` answers with 0 or 1.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .command import Command, Parser, flag, kv, multi, parse_filters, print_error
-from .format import emit, table
+from .format import emit, emit_inspect, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,10 +82,7 @@ def do_inspect(a: argparse.Namespace, g: Any) -> int:
         except PodiumError as exc:
             print_error(exc)
             code = exc.exit_code
-    if a.format and a.format != "json":
-        emit(out, a.format)
-    else:
-        print(json.dumps(out, indent=4))
+    emit_inspect(out, a.format)
     return code
 
 
