@@ -1,4 +1,4 @@
-"""The one container state machine, and the one place it maps to Docker/Podman words.
+r"""The one container state machine, and the one place it maps to Docker/Podman words.
 
     created --start--> running --exit/stop--> exited --start--> running
        |                  |  \--pause--> paused --unpause--> running
