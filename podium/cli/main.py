@@ -22,7 +22,11 @@ COMMANDS: dict[str, str] = {
     "port": "containers", "top": "containers", "cp": "containers", "rename": "containers",
     "images": "images", "import": "images", "load": "images", "save": "images",
     "rmi": "images", "tag": "images", "untag": "images",
-    "version": "system", "info": "system",
+    "pause": "containers", "unpause": "containers",
+    "version": "system", "info": "system", "events": "events",
+    "pull": "registry", "push": "registry", "login": "registry", "logout": "registry",
+    "search": "registry", "build": "build",
+    "apply": "apply", "diff": "apply", "stacks": "apply", "delete": "apply",
     "compose": "compose",
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
@@ -35,6 +39,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "kube": ("kube", {}),
     "play": ("kube", {"kube": "play"}),
     "generate": ("kube", {"kube": "generate"}),
+    "system": ("system", {}),
 }
 GLOBAL_OPTS = ("--root", "--runroot", "--runtime", "--log-level")
 VERSION = "0.1.0"
@@ -58,9 +63,11 @@ Commands:
   pod        manage pods (pod create, start, stop, rm, ps, inspect, top, logs)
   healthcheck  run a container's health check (healthcheck run)
   compose    run compose projects (compose up, down, ps, logs, config, ...)
-  run create start stop kill restart rm ps logs exec wait inspect port top cp rename
-  images import load save rmi tag untag
-  version info
+  apply diff stacks delete   converge the host on a directory of kube and compose files
+  system     system service (the REST API), info
+  run create start stop kill restart rm ps logs exec wait inspect port top cp rename pause unpause
+  images import load save rmi tag untag pull push login logout build
+  version info events
 
 Run 'podium COMMAND --help' for a command's options.
 """
