@@ -132,6 +132,7 @@ class Containers:
         except BaseException:
             rmtree(cdir)
             raise
+        self.engine.events.container(record, "create")
         return record
 
     def _config(self, spec: "ContainerSpec", image: dict[str, Any],
@@ -190,6 +191,7 @@ class Containers:
             "exposed_ports": sorted((icfg.get("ExposedPorts") or {}).keys()),
             "ulimits": ulimits,
             "sysctls": dict(spec.sysctls),
+            **specs.extra_config(spec),
         }
 
     def _mounts(self, spec: "ContainerSpec", icfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,6 +274,7 @@ class Containers:
 
         with self.store.write():
             self.store.delete_container(c["id"])
+            self.engine.events.container(c, "destroy")
         rmtree(self.paths.container_dir(c["id"]))
         rmtree(self.paths.bundle(c["id"]))
         try:
@@ -291,6 +294,7 @@ class Containers:
         try:
             with self.store.write():
                 self.store.rename_container(c["id"], new)
+                self.engine.events.container({**c, "name": new}, "rename", oldName=c["name"])
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"the container name {new!r} is already in use") from None
 

@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .containers import Containers
+    from .events import Events
     from .images import ImageStore
     from .networks import Networks
     from .pods import Pods
@@ -63,6 +64,11 @@ class Engine:
     def pods(self) -> "Pods":
         from .pods import Pods
         return Pods(self)
+
+    @cached_property
+    def events(self) -> "Events":
+        from .events import Events
+        return Events(self.store)
 
     @cached_property
     def volumes(self) -> "Volumes":

@@ -264,7 +264,7 @@ def _place(src: Path, dst: Path, placed: list[Path]) -> None:
 
 
 def _commit(ims: ImageStore, pending: list[_Pending], fresh: dict[str, tuple[Path, Path, int]],
-            staging: Path) -> list[dict[str, Any]]:
+            staging: Path, action: str = "load") -> list[dict[str, Any]]:
     """Move staged layers and blobs into place and insert the rows, all or nothing."""
     now = _now()
     staged = []
@@ -296,6 +296,7 @@ def _commit(ims: ImageStore, pending: list[_Pending], fresh: dict[str, tuple[Pat
                     "manifest": json.loads(mbytes), "config": config})
                 for name in p.names:
                     ims.store.tag_image(name, cid)
+                ims.events.record("image", action, "sha256:" + cid, p.names[0] if p.names else "")
     except BaseException:
         for path in reversed(placed):
             _rmtree(path)
@@ -337,7 +338,7 @@ def import_rootfs(ims: ImageStore, tarball: str | Path | BinaryIO, name: str | N
         cbytes = json.dumps(config, separators=(",", ":")).encode()
         pend = _Pending(cbytes, [(diff_id, size)], [norm] if norm else [], {})
         return _commit(ims, [pend], {diff_id: (staging / "layer", staging / "blob", size)},
-                       staging)[0]
+                       staging, action="import")[0]
     finally:
         _rmtree(staging)
 
@@ -453,6 +454,7 @@ def _remove_one(ims: ImageStore, ref: str, rep: RemoveReport, force: bool,
     if matched and len(img["names"]) > 1:
         with ims.store.write():
             ims.store.untag_image(matched)
+            ims.events.record("image", "untag", "sha256:" + img["id"], matched)
         rep.untagged = [matched]
         return
     if not matched and len(img["names"]) > 1 and not force:
@@ -474,6 +476,7 @@ def _remove_one(ims: ImageStore, ref: str, rep: RemoveReport, force: bool,
                             f"{', '.join(users)}")
             rep.untagged = ims.store.image_names(img["id"])
             ims.store.delete_image(img["id"])
+            ims.events.record("image", "delete", "sha256:" + img["id"], (rep.untagged or [""])[0])
             _collect(ims, img, trash, moved)
         rep.deleted = [img["id"]]
     except BaseException:

@@ -161,6 +161,8 @@ class ImageStore:
 
     def __init__(self, paths: Paths, store: Store) -> None:
         self.paths, self.store = paths, store
+        from .events import Events
+        self.events = Events(store)
 
     # ---- lookup ---------------------------------------------------------------
     def _by_id(self, hexd: str, ref: str) -> dict[str, Any] | None:
@@ -315,6 +317,7 @@ class ImageStore:
             if self.store.image(img["id"]) is None:
                 raise ImageNotFound(f"{ref}: image not known")
             self.store.tag_image(name, img["id"])
+            self.events.record("image", "tag", "sha256:" + img["id"], name)
         return name
 
     def untag(self, ref: str, name: str | None = None) -> list[str]:
@@ -332,6 +335,7 @@ class ImageStore:
                     raise NotFound(f"{name}: tag not known on image {img['id'][:12]}")
             for n in gone:
                 self.store.untag_image(n)
+                self.events.record("image", "untag", "sha256:" + img["id"], n)
         return gone
 
     # ---- writes (image_io) ----------------------------------------------------

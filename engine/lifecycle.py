@@ -143,6 +143,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
     _set_state(engine, c, status=st.RUNNING, pid=launched.pid, conmon_pid=launched.conmon_pid,
                started_at=now_iso(), finished_at="", exit_code=0, error="",
                stopped_by_user=False, attached=attach, network=net.get("status") or {})
+    engine.events.container(c, "start")
     health.start_checker(engine, c)
     return launched, sock
 
@@ -205,9 +206,12 @@ def stop(engine: "Engine", ref: str, *, timeout: int | None = None) -> str:
     c = ctrs.get(ref)
     with ctrs.lock(c["id"]):
         c = ctrs.sync(ctrs.reload(c["id"]))
-        if c["state"]["status"] in st.ACTIVE:
+        was_active = c["state"]["status"] in st.ACTIVE
+        if was_active:
             stop_locked(engine, c, timeout=timeout)
         cleanup_locked(engine, c["id"], restart=False)
+        if was_active:
+            engine.events.container(c, "stop")
     return c["name"]
 
 
@@ -215,9 +219,10 @@ def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = No
     """Stop signal, grace period, then SIGKILL; the exit file tells us it is over."""
     cid, config = c["id"], c["config"]
     grace = config.get("stop_timeout", 10) if timeout is None else timeout
+    paused = c["state"].get("status") == st.PAUSED
     _set_state(engine, c, status=st.STOPPING, stopped_by_user=True)
     exit_file = engine.paths.exit_file(cid)
-    if c["state"].get("status") == st.PAUSED:
+    if paused:  # a frozen cgroup holds every signal, SIGKILL too, until it thaws
         engine.runtime.resume(cid)
     if grace > 0 and engine.runtime.kill(cid, config.get("stop_signal") or "SIGTERM"):
         if conmon.wait_for_file(exit_file, grace):
@@ -238,6 +243,31 @@ def kill(engine: "Engine", ref: str, *, signal: str = "SIGKILL") -> str:
         if num in (9, 15, 2):  # a kill that ends the container counts as a user's stop (Docker)
             _set_state(engine, c, stopped_by_user=True)
         engine.runtime.kill(c["id"], str(num))
+        engine.events.container(c, "kill", signal=num)
+    return c["name"]
+
+
+def pause(engine: "Engine", ref: str) -> str:
+    """Freeze every process of a running container (``runc pause``: the cgroup freezer)."""
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    with ctrs.lock(c["id"]):
+        c = ctrs.sync(ctrs.reload(c["id"]))
+        st.require(c["name"], c["state"]["status"], (st.RUNNING,), "pause")
+        engine.runtime.pause(c["id"])
+        _set_state(engine, c, status=st.PAUSED)
+    return c["name"]
+
+
+def unpause(engine: "Engine", ref: str) -> str:
+    """Thaw a paused container (``runc resume``)."""
+    ctrs = engine.containers
+    c = ctrs.get(ref)
+    with ctrs.lock(c["id"]):
+        c = ctrs.sync(ctrs.reload(c["id"]))
+        st.require(c["name"], c["state"]["status"], (st.PAUSED,), "unpause")
+        engine.runtime.resume(c["id"])
+        _set_state(engine, c, status=st.RUNNING)
     return c["name"]
 
 
@@ -295,6 +325,7 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
                 return  # still alive: nothing to clean up
         state.update(status=st.EXITED, pid=0, exit_code=-1 if code is None else code,
                      finished_at=iso_from_ns(os.stat(exit_file).st_mtime_ns) if code is not None else now_iso())
+        engine.events.container(c, "die", exitCode=state["exit_code"])
     deleting = engine.runtime.delete_start(cid)
     health.stop_checker(engine, c)
     unmount_rootfs(paths.container_dir(cid) / "merged")

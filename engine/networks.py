@@ -238,6 +238,8 @@ class Networks:
                 with self.store.write():
                     self.store.db.execute("INSERT INTO networks(name, id, created, config) VALUES (?,?,?,?)",
                                           (n["name"], n["id"], created, json.dumps(n)))
+                    self.engine.events.record("network", "create", n["id"], n["name"],
+                                              {"type": driver, **(labels or {})})
             except sqlite3.IntegrityError:
                 ipam.unclaim("subnet", sub, owner)
                 ipam.unclaim("bridge", bridge, owner)
@@ -289,6 +291,7 @@ class Networks:
         with self.store.write() as db:
             db.execute("DELETE FROM net_attachments WHERE network=?", (n["name"],))
             db.execute("DELETE FROM networks WHERE name=?", (n["name"],))
+            self.engine.events.record("network", "destroy", n["id"], n["name"], {"type": n.get("driver", "bridge")})
         owner = {"root": str(self.engine.paths.root), "network": n["name"]}
         ipam.unclaim("subnet", n["subnets"][0]["subnet"], owner)
         ipam.unclaim("bridge", n["network_interface"], owner)
@@ -363,6 +366,7 @@ class Networks:
                 block = netsetup.connect_running(self.engine, c, n, entry)
                 c["state"]["network"] = {**(c["state"].get("network") or {}), n["name"]: block}
             self._save(c, {**config, "networks": networks})
+            self.engine.events.record("network", "connect", n["id"], n["name"], {"container": c["id"]})
 
     def disconnect(self, ref: str, container: str, *, force: bool = False) -> None:
         from .net import setup as netsetup
@@ -386,6 +390,7 @@ class Networks:
             ipam.release(self.engine, c["id"], n["name"])
             del networks[n["name"]]
             self._save(c, {**config, "networks": networks})
+            self.engine.events.record("network", "disconnect", n["id"], n["name"], {"container": c["id"]})
 
     def _save(self, c: dict[str, Any], config: dict[str, Any]) -> None:
         """The one change a container's config may see after create: its network list."""

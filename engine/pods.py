@@ -147,6 +147,7 @@ class Pods:
             infra = self.engine.containers.create(spec, pod_id=pid, infra=True)
             with self.store.write():
                 self.store.db.execute("UPDATE pods SET infra_id=? WHERE id=?", (infra["id"], pid))
+                self.engine.events.record("pod", "create", pid, pname, config["labels"])
         except BaseException:
             with self.store.write():
                 self.store.db.execute("DELETE FROM pods WHERE id=?", (pid,))
@@ -202,6 +203,7 @@ class Pods:
                 lifecycle.start(self.engine, c["id"])
             except PodiumError as exc:
                 errors.append(f"{c['name']}: {exc}")
+        self.engine.events.record("pod", "start", pod["id"], pod["name"])
         if errors:
             raise InvalidState(f"pod {pod['name']}: some containers failed to start: " + "; ".join(errors))
         return pod["id"]
@@ -213,6 +215,7 @@ class Pods:
             lifecycle.stop(self.engine, c["id"], timeout=timeout)
         if pod["infra_id"]:
             lifecycle.stop(self.engine, pod["infra_id"], timeout=timeout)
+        self.engine.events.record("pod", "stop", pod["id"], pod["name"])
         return pod["id"]
 
     def restart(self, ref: str, *, timeout: int | None = None) -> str:
@@ -229,6 +232,7 @@ class Pods:
                 killed += 1
         if not killed:
             raise InvalidState(f"pod {pod['name']} has no running containers to kill")
+        self.engine.events.record("pod", "kill", pod["id"], pod["name"])
         return pod["id"]
 
     def remove(self, ref: str, *, force: bool = False, timeout: int | None = None) -> str:
@@ -245,6 +249,7 @@ class Pods:
                                           timeout=timeout, infra_ok=True)
         with self.store.write():
             self.store.db.execute("DELETE FROM pods WHERE id=?", (pod["id"],))
+            self.engine.events.record("pod", "remove", pod["id"], pod["name"])
         return pod["id"]
 
     # ---- reports ------------------------------------------------------------------

@@ -122,6 +122,7 @@ class Volumes:
             with self.store.write() as db:
                 db.execute("INSERT INTO volumes(name, created, config) VALUES (?,?,?)",
                            (name, now_iso(), json.dumps(config)))
+                self.engine.events.record("volume", "create", name, name, {"driver": "local", **config["labels"]})
                 data.mkdir(parents=True, exist_ok=True)
         except sqlite3.IntegrityError:
             if exist_ok:
@@ -209,6 +210,7 @@ class Volumes:
                 raise InUse(f"volume {name} is being used: volume is being used")
             with self.store.write() as db:
                 db.execute("DELETE FROM volumes WHERE name=?", (name,))
+                self.engine.events.record("volume", "destroy", name, name, {"driver": "local"})
             data = self.data_dir(name)
             if _is_mountpoint(data):
                 _umount(data, lazy=True)

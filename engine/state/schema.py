@@ -70,4 +70,16 @@ MIGRATIONS: list[str] = [
         infra_id TEXT
     );
     """,
+    # 3: the event log (engine/events.py)
+    """
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ns  INTEGER NOT NULL,
+        type     TEXT NOT NULL,             -- container, image, network, volume, pod
+        action   TEXT NOT NULL,             -- Docker's words: create, start, die, destroy, ...
+        actor    TEXT NOT NULL,             -- the object's id
+        attrs    TEXT NOT NULL              -- JSON: name, image, labels, exitCode, ...
+    );
+    CREATE INDEX events_time ON events(time_ns);
+    """,
 ]
