@@ -32,6 +32,7 @@ def _mounts(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def inspect(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
+    from .net.setup import network_settings
     config, state = c["config"], c["state"]
     status = st.docker_status(state["status"])
     image = engine.store.image(c["image_id"]) if c["image_id"] else None
@@ -113,7 +114,7 @@ def inspect(engine: "Engine", c: dict[str, Any]) -> dict[str, Any]:
                         for u in config.get("ulimits", [])],
             "Sysctls": dict(config.get("sysctls", {})),
         },
-        "NetworkSettings": {"Ports": ports},
+        "NetworkSettings": {"Ports": ports, **network_settings(c)},
     }
 
 

@@ -203,9 +203,11 @@ def test_containers_reach_each_other_by_name_and_alias(podium: Podium, image: st
     assert out.startswith(PAGE + PAGE), out
     gateway = json.loads(podium("network", "inspect", net).stdout)[0]["subnets"][0]["gateway"]
     assert f"search dns.podman\nnameserver {gateway}\n" in out
-    web_ip = podium("inspect", "web", "--format", "{{json .State}}").stdout  # container exists
-    assert web_ip
-    assert re.search(r"Address:\s*10\.87\.\d+\.2", out), out
+    settings = json.loads(podium("inspect", "web").stdout)[0]["NetworkSettings"]
+    web_ip = settings["Networks"][net]["IPAddress"]
+    assert settings["IPAddress"] == web_ip and settings["Networks"][net]["Aliases"] == ["www"]
+    assert settings["Networks"][net]["Gateway"] == gateway and settings["Networks"][net]["IPPrefixLen"] == 24
+    assert re.search(rf"Address:\s*{re.escape(web_ip)}", out), out
 
 
 def test_published_port_answers_on_localhost(podium: Podium, image: str, backend: str) -> None:
