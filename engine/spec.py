@@ -33,6 +33,8 @@ class ContainerSpec:
         'privileged', 'memory', 'cpus', 'pids_limit', 'shm_size', 'hostname', 'restart',
         'init', 'stop_signal', 'stop_timeout', 'interactive', 'tty', 'remove', 'network',
         'ports', 'ulimits', 'sysctls', 'pod', 'network_aliases', 'ip', 'health',
+        'add_hosts', 'dns', 'dns_search', 'dns_options', 'groups', 'no_new_privileges',
+        'unmask', 'seccomp_profile', 'memory_reservation',
     )
 
     def __init__(self, image: str, *,
@@ -70,7 +72,16 @@ class ContainerSpec:
                  pod: str | None = None,
                  network_aliases: list[str] | None = None,
                  ip: str | None = None,
-                 health: dict[str, Any] | None = None) -> None:
+                 health: dict[str, Any] | None = None,
+                 add_hosts: list[str] | None = None,
+                 dns: list[str] | None = None,
+                 dns_search: list[str] | None = None,
+                 dns_options: list[str] | None = None,
+                 groups: list[str] | None = None,
+                 no_new_privileges: bool = False,
+                 unmask: list[str] | None = None,
+                 seccomp_profile: str | None = None,
+                 memory_reservation: str | int | None = None) -> None:
         self.image = image
         self.name = name
         self.command = command
@@ -109,6 +120,17 @@ class ContainerSpec:
         # --health-cmd/-interval/-timeout/-retries/-start-period/-on-failure, --no-healthcheck:
         # {"cmd": str|list, "interval": str, ..., "disable": bool}; None = the image's
         self.health = dict(health) if health is not None else None
+        self.add_hosts = list(add_hosts) if add_hosts is not None else []  # "HOST:IP" (--add-host)
+        # resolv.conf: --dns replaces the nameservers, --dns-search the search domains;
+        # --dns-option adds options (Podman's rules). None = the network's or the host's.
+        self.dns = list(dns) if dns is not None else None
+        self.dns_search = list(dns_search) if dns_search is not None else None
+        self.dns_options = list(dns_options) if dns_options is not None else []
+        self.groups = list(groups) if groups is not None else []  # supplementary gids (--group-add)
+        self.no_new_privileges = no_new_privileges
+        self.unmask = list(unmask) if unmask is not None else []  # ["ALL"] or /proc paths to unmask
+        self.seccomp_profile = seccomp_profile  # None: the default; "unconfined"; or a JSON file
+        self.memory_reservation = memory_reservation
 
     def __repr__(self) -> str:
         return "ContainerSpec(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"
@@ -265,3 +287,62 @@ def signal_name(num: int) -> str:
         if n == num:
             return "SIG" + name
     return str(num)
+
+
+def extra_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The frozen-config fragment of the hosts/DNS, groups and security options, validated.
+
+    Kept here, next to the other parsers, so that ``create`` stores checked
+    values only and the runtime layer never sees a malformed one.
+    """
+    import ipaddress
+    import os
+
+    def ip(value: str, what: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip("[]")))
+        except ValueError:
+            raise ConfigError(f"invalid {what} {value!r}: not an IP address") from None
+
+    hosts = []
+    for entry in spec.add_hosts:
+        host, sep, addr = entry.partition(":")
+        if not sep or not host or any(c.isspace() for c in host):
+            raise ConfigError(f"invalid --add-host {entry!r}: expected HOST:IP")
+        hosts.append(f"{host}:{ip(addr, '--add-host address')}")
+    groups = []
+    for g in spec.groups:
+        text = str(g).strip()
+        if not text.isdigit() or int(text) > 2**32 - 2:
+            raise ConfigError(f"invalid supplementary group {g!r}: expected a numeric group id")
+        groups.append(int(text))
+    for path in spec.unmask:
+        if path != "ALL" and not path.startswith(("/proc/", "/sys/")):
+            raise ConfigError(f"invalid unmask path {path!r}: use ALL or paths under /proc or /sys")
+    seccomp = spec.seccomp_profile
+    if seccomp in ("", "default", "runtime/default", "RuntimeDefault"):
+        seccomp = None
+    elif seccomp is not None and seccomp != "unconfined":
+        if not seccomp.startswith("/") or not os.path.isfile(seccomp):
+            raise ConfigError(f"seccomp profile {seccomp!r} not found: give an absolute path to a JSON profile "
+                              "or 'unconfined'")
+    reservation = None
+    if spec.memory_reservation not in (None, "", 0):
+        reservation = parse_size(spec.memory_reservation, what="memory reservation")  # type: ignore[arg-type]
+    for opt in spec.dns_options:
+        if not opt or any(c.isspace() for c in opt):
+            raise ConfigError(f"invalid DNS option {opt!r}")
+    for d in spec.dns_search or []:
+        if not d or any(c.isspace() for c in d):
+            raise ConfigError(f"invalid DNS search domain {d!r}")
+    return {
+        "add_hosts": hosts,
+        "dns_servers": [ip(s, "DNS server") for s in spec.dns] if spec.dns is not None else None,
+        "dns_search": list(spec.dns_search) if spec.dns_search is not None else None,
+        "dns_options": list(spec.dns_options),
+        "groups": groups,
+        "no_new_privileges": bool(spec.no_new_privileges),
+        "unmask": list(spec.unmask),
+        "seccomp_profile": seccomp,
+        "memory_reservation": reservation,
+    }

@@ -10,7 +10,9 @@ image's files, so the image itself is never modified.
   answers) and ``search dns.podman`` before the host's search domains, with the
   host's options; otherwise the host's file without loopback resolvers, which
   another network namespace cannot reach (Podman then falls back to Google's
-  public resolvers); host mode copies the host's file.
+  public resolvers); host mode copies the host's file. ``--dns`` replaces the
+  nameservers, ``--dns-search`` the search domains, ``--dns-option`` adds
+  options (kube ``dnsConfig``), in every mode.
 """
 
 from __future__ import annotations
@@ -83,14 +85,27 @@ def resolv_text(config: dict[str, Any], *, nameservers: list[str] | None = None,
             host_resolv = Path("/etc/resolv.conf").read_text()
         except OSError:
             host_resolv = ""
-    if config.get("network_mode") == "host":
+    custom_ns, custom_search = config.get("dns_servers"), config.get("dns_search")
+    custom_opts = list(config.get("dns_options") or [])
+    if config.get("network_mode") == "host" and custom_ns is None and custom_search is None \
+            and not custom_opts:
         return host_resolv
     host_ns, host_search, options = _parse_resolv(host_resolv)
-    if nameservers:
+    if custom_ns is not None:  # --dns (kube dnsConfig.nameservers) replaces every resolver
+        nameservers = list(custom_ns)
+        domains = host_search
+    elif config.get("network_mode") == "host":
+        nameservers, domains = host_ns, host_search
+    elif nameservers:
         domains = list(dict.fromkeys(list(search or []) + host_search))
     else:
         nameservers = [ns for ns in host_ns if not _loopback(ns)] or list(FALLBACK_NAMESERVERS)
         domains = host_search
+    if custom_search is not None:  # --dns-search replaces the search list ("." clears it)
+        domains = [d for d in custom_search if d != "."]
+    if custom_opts:  # --dns-option adds; an option given again replaces the host's (ndots:5 over ndots:1)
+        names = {o.split(":", 1)[0] for o in custom_opts}
+        options = [o for o in options if o.split(":", 1)[0] not in names] + custom_opts
     text = ""
     if domains:
         text += "search " + " ".join(domains) + "\n"

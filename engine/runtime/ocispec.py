@@ -301,6 +301,12 @@ def _resources(config: dict, *, cgroup_v2: bool) -> dict:
         elif swap_accounting(cgroup_v2):
             mem["swap"] = 2 * memory
         res["memory"] = mem
+    reservation = config.get("memory_reservation")
+    if reservation:  # the soft limit (cgroup v1 memory.soft_limit_in_bytes, v2 memory.low)
+        if memory is not None and int(memory) > 0 and int(reservation) > int(memory):
+            raise ConfigError("the memory reservation must not be above the memory limit",
+                              field="memory_reservation")
+        res.setdefault("memory", {})["reservation"] = int(reservation)
     cpus = config.get("cpus")
     if cpus is not None and float(cpus) != 0:
         cpus = float(cpus)
@@ -409,8 +415,12 @@ def build_config(config: dict, *, cid: str, rootfs: str, etc_files: dict[str, st
         raise ConfigError(f"working directory {cwd!r} must be an absolute path", field="workdir")
 
     oci_user: dict = {"uid": user["uid"], "gid": user["gid"], "umask": 0o022}
-    if user["additionalGids"]:
-        oci_user["additionalGids"] = user["additionalGids"]
+    gids = list(user["additionalGids"])
+    for g in config.get("groups") or ():  # --group-add, kube supplementalGroups/fsGroup
+        if int(g) not in gids:
+            gids.append(int(g))
+    if gids:
+        oci_user["additionalGids"] = gids
 
     process = {
         "terminal": bool(config.get("tty")),
@@ -420,7 +430,7 @@ def build_config(config: dict, *, cid: str, rootfs: str, etc_files: dict[str, st
         "cwd": cwd,
         "capabilities": caps,
         "rlimits": build_rlimits(config.get("ulimits")),
-        "noNewPrivileges": False,
+        "noNewPrivileges": bool(config.get("no_new_privileges")),
     }
 
     linux: dict = {
@@ -436,10 +446,13 @@ def build_config(config: dict, *, cid: str, rootfs: str, etc_files: dict[str, st
         if devices:
             linux["devices"] = devices
     else:
+        seccomp_path = config.get("seccomp_profile") or seccomp_path
         if seccomp_path and seccomp_path != "unconfined":
             linux["seccomp"] = _seccomp.load_profile(seccomp_path, caps["bounding"])
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+        unmask = set(config.get("unmask") or ())
+        if "ALL" not in unmask:  # unmask=ALL (kube procMount: Unmasked) drops both lists, as Podman
+            linux["maskedPaths"] = [p for p in MASKED_PATHS if p not in unmask]
+            linux["readonlyPaths"] = [p for p in READONLY_PATHS if p not in unmask]
 
     spec = {
         "ociVersion": OCI_VERSION,
