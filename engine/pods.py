@@ -118,7 +118,18 @@ class Pods:
                share: str | None = None, labels: dict[str, str] | None = None,
                ports: list[str] | None = None, network: str | None = None,
                network_aliases: list[str] | None = None, infra_image: str | None = None,
-               infra_name: str | None = None) -> dict[str, Any]:
+               infra_name: str | None = None, annotations: dict[str, str] | None = None,
+               add_hosts: list[str] | None = None, dns: list[str] | None = None,
+               dns_search: list[str] | None = None, dns_options: list[str] | None = None,
+               reserve_ip: bool = False) -> dict[str, Any]:
+        """Make the pod and its infra container (which holds the shared namespaces).
+
+        ``add_hosts`` and the ``dns*`` options go to the infra container, whose
+        /etc/hosts and resolv.conf every member sharing the network sees.
+        ``reserve_ip`` allocates the pod's addresses now rather than at its
+        first start, so that they are known before anything runs (kube's
+        ``fieldRef: status.podIP``); they are held until the pod is removed.
+        """
         from .names import generate_name
         from .spec import ContainerSpec
 
@@ -128,7 +139,8 @@ class Pods:
         pid = os.urandom(32).hex()
         pname = check_name(name) if name else generate_name()
         config = {"hostname": hostname or pname, "share": shared, "labels": dict(labels or {}),
-                  "ports": list(ports or []), "network": network}
+                  "ports": list(ports or []), "network": network,
+                  "annotations": dict(annotations or {})}
         try:
             with self.store.write():
                 self.store.db.execute("INSERT INTO pods(id, name, created, config, infra_id) VALUES (?,?,?,?,NULL)",
@@ -143,8 +155,16 @@ class Pods:
                                  network_aliases=([pname] if _named_networks(network) else [])
                                  + list(network_aliases or []),
                                  labels={"io.podium.pod": pname, **(labels or {})},
-                                 command=None if infra_image else None)
+                                 command=None if infra_image else None,
+                                 add_hosts=add_hosts, dns=dns, dns_search=dns_search,
+                                 dns_options=dns_options)
             infra = self.engine.containers.create(spec, pod_id=pid, infra=True)
+            if reserve_ip:
+                try:
+                    self._reserve(infra)
+                except BaseException:
+                    self.engine.containers.remove(infra["id"], force=True, infra_ok=True)
+                    raise
             with self.store.write():
                 self.store.db.execute("UPDATE pods SET infra_id=? WHERE id=?", (infra["id"], pid))
                 self.engine.events.record("pod", "create", pid, pname, config["labels"])
@@ -153,6 +173,23 @@ class Pods:
                 self.store.db.execute("DELETE FROM pods WHERE id=?", (pid,))
             raise
         return self.get(pid)
+
+    def _reserve(self, infra: dict[str, Any]) -> None:
+        """Allocate the infra container's addresses now; its first start finds and keeps them."""
+        from .net import ipam
+        from .networks import Networks
+        nets = Networks(self.engine)
+        for name, entry in (infra["config"].get("networks") or {}).items():
+            ipam.allocate(self.engine, nets.get(name), infra["id"], want=entry.get("ip"),
+                          extra={"aliases": entry.get("aliases", [])})
+
+    def addresses(self, pod: dict[str, Any]) -> dict[str, str]:
+        """The pod's address per network: allocated (at create with ``reserve_ip``, else at start)."""
+        if not pod.get("infra_id"):
+            return {}
+        rows = self.store.query("SELECT network, ip FROM net_attachments WHERE container_id=?",
+                                (pod["infra_id"],))
+        return {r[0]: r[1] for r in rows}
 
     def _infra_image(self) -> str:
         """The pause image, built once per store from the host's static catatonit."""
@@ -209,12 +246,24 @@ class Pods:
         return pod["id"]
 
     def stop(self, ref: str, *, timeout: int | None = None) -> str:
+        """Stop the running members all at once (each waits out its own grace period), then the infra.
+
+        One after the other, a pod of N containers that ignore SIGTERM took N
+        grace periods to stop; Podman stops a pod's containers in parallel too.
+        """
         from . import lifecycle
         pod = self.get(ref)
-        for c in reversed(self.members(pod, infra=False)):
-            lifecycle.stop(self.engine, c["id"], timeout=timeout)
+        members = list(reversed(self.members(pod, infra=False)))
+        running = [c["id"] for c in members if c["state"]["status"] in st.ACTIVE]
+        errors = [f"{cid[:12]}: {e}" for cid, e in in_parallel(
+            self.engine, running, lambda eng, cid: lifecycle.stop(eng, cid, timeout=timeout)) if e]
+        for c in members:  # the exited ones: their runtime state is tidied as before
+            if c["id"] not in running:
+                lifecycle.stop(self.engine, c["id"], timeout=timeout)
         if pod["infra_id"]:
             lifecycle.stop(self.engine, pod["infra_id"], timeout=timeout)
+        if errors:
+            raise InvalidState(f"pod {pod['name']}: some containers failed to stop: " + "; ".join(errors))
         self.engine.events.record("pod", "stop", pod["id"], pod["name"])
         return pod["id"]
 
@@ -267,6 +316,7 @@ class Pods:
             "Id": pod["id"], "Name": pod["name"], "Created": pod["created"],
             "State": pod_status([c["state"]["status"] for c in members]),
             "Hostname": pod["config"]["hostname"], "Labels": pod["config"]["labels"],
+            "Annotations": pod["config"].get("annotations") or {},
             "CreateInfra": True, "InfraContainerId": pod["infra_id"] or "",
             "SharedNamespaces": [{"net": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}[s] for s in shared],
             "NumContainers": len(members),
@@ -287,3 +337,45 @@ class Pods:
             "Containers": [{"Id": c["id"], "Names": c["name"], "Status": st.docker_status(c["state"]["status"])}
                            for c in members],
         }
+
+
+def in_parallel(engine: "Engine", items: list[str], fn: Any) -> list[tuple[str, PodiumError | None]]:
+    """Run ``fn(engine, item)`` for every item at once, each thread with its own engine.
+
+    The store's SQLite connection serves one thread at a time (a transaction
+    belongs to the connection), so every worker opens its own on the same root;
+    the per-container file locks and SQLite's locking keep them apart.
+    """
+    if len(items) <= 1:
+        out: list[tuple[str, PodiumError | None]] = []
+        for item in items:
+            try:
+                fn(engine, item)
+                out.append((item, None))
+            except PodiumError as exc:
+                out.append((item, exc))
+        return out
+    import threading
+
+    from .engine import Engine
+    results: dict[str, PodiumError | None] = {}
+
+    def work(item: str) -> None:
+        eng = Engine(root=str(engine.paths.root), runroot=str(engine.paths.runroot),
+                     runtime=engine.runtime_override)
+        try:
+            fn(eng, item)
+            results[item] = None
+        except PodiumError as exc:
+            results[item] = exc
+        except Exception as exc:  # noqa: BLE001 - reported with the item, never lost in a thread
+            results[item] = PodiumError(f"{type(exc).__name__}: {exc}")
+        finally:
+            eng.close()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [(i, results.get(i)) for i in items]
