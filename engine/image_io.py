@@ -497,8 +497,10 @@ def _collect(ims: ImageStore, gone: dict[str, Any], trash: Path,
         keep_blobs.update({img["id"], img["digest"].split(":", 1)[-1]})
         keep_blobs.update(lay["digest"].split(":", 1)[-1]
                           for lay in img["manifest"].get("layers") or [])
+        keep_blobs.update(d.split(":", 1)[-1] for d in diff_ids(img))  # pulled: not in manifest
     blobs = {gone["id"], gone["digest"].split(":", 1)[-1]}
     blobs.update(lay["digest"].split(":", 1)[-1] for lay in gone["manifest"].get("layers") or [])
+    blobs.update(d.split(":", 1)[-1] for d in diff_ids(gone))
     doomed = []
     for d in diff_ids(gone):
         if d not in keep_layers:

@@ -195,7 +195,8 @@ class ImageStore:
         for row in self.store.query("SELECT id FROM images WHERE digest=? ORDER BY created DESC",
                                     (digest,)):
             img = self.store.image(row[0])
-            if img and any(n.rsplit(":", 1)[0] == repo for n in img["names"]):
+            if img and any(n.rsplit(":", 1)[0] == repo or n.partition("@")[0] == repo
+                           for n in img["names"]):
                 return img
         return None
 
@@ -372,3 +373,24 @@ class ImageStore:
         from .image_io import remove
 
         return remove(self, refs, force=force, remove_containers=remove_containers)
+
+    # ---- registries (engine/registry, imported on first use) ------------------
+    def pull(self, ref: str, options: Any = None) -> dict[str, Any]:
+        """Pull from a registry (``registry.pull.PullOptions``); returns the image record."""
+        from .registry.pull import pull
+
+        return pull(self, ref, options)
+
+    def push(self, ref: str, dest: str | None = None, options: Any = None) -> str:
+        """Push to a registry (``registry.push.PushOptions``); returns the manifest digest."""
+        from .registry.push import push
+
+        return push(self, ref, dest, options)
+
+    def ensure(self, ref: str, policy: str | None = "missing", options: Any = None
+               ) -> dict[str, Any]:
+        """The image ``ref`` names, pulled first as the pull policy says (always, missing,
+        never, newer; Kubernetes' and compose's spellings too)."""
+        from .registry.policy import ensure
+
+        return ensure(self, ref, policy, options)
