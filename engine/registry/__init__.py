@@ -1,0 +1,1 @@
+"""Images from and to registries: the OCI distribution protocol, natively, on httpx."""
