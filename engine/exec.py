@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 def exec_in(engine: "Engine", ref: str, cmd: list[str], *, env: dict[str, str] | None = None,
             workdir: str | None = None, user: str | None = None, interactive: bool = False,
-            detach: bool = False) -> int:
+            detach: bool = False, stdin: int | None = None, stdout: int | None = None,
+            stderr: int | None = None) -> int:
+    """Run ``cmd`` in the container; its stdio is ours unless file descriptors are given
+    (the REST API passes pipes and frames what comes out)."""
     from .runtime.users import resolve_in_root, resolve_user
 
     if not cmd:
@@ -53,8 +56,9 @@ def exec_in(engine: "Engine", ref: str, cmd: list[str], *, env: dict[str, str] |
     pfile.write_text(json.dumps(proc))
     try:
         argv = engine.runtime.exec_argv(c["id"], pfile, detach=detach)
-        rc = subprocess.run(argv, env=RUNTIME_ENV,
-                            stdin=None if interactive else subprocess.DEVNULL).returncode
+        if stdin is None and not interactive:
+            stdin = subprocess.DEVNULL
+        rc = subprocess.run(argv, env=RUNTIME_ENV, stdin=stdin, stdout=stdout, stderr=stderr).returncode
     finally:
         try:
             pfile.unlink()
