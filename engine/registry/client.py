@@ -64,6 +64,12 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def basic_header(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if "Name or service not known" in text or "Temporary failure in name resolution" in text \
@@ -178,7 +184,7 @@ class RegistryClient:
             if not self.credentials:
                 return {}
             user, password = self.credentials
-            return {"Authorization": httpx.BasicAuth(user, password)._auth_header}
+            return {"Authorization": basic_header(user, password)}
         if scheme == "bearer":
             return {"Authorization": "Bearer " + self._token(scope, params, fresh=fresh)}
         raise AuthError(f"registry {self.host}: unsupported auth scheme {scheme!r}")
