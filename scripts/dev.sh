@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(runc conmon catatonit busybox-static python3 python3-venv iproute2 iptables procps
-              golang-github-containers-common netavark aardvark-dns podman uidmap make zstd nftables)
+              golang-github-containers-common netavark aardvark-dns podman uidmap make zstd nftables
+              docker-registry)
 PY=/usr/bin/python3
 STAMPS=.stamps
 
