@@ -61,6 +61,7 @@ def container_options(p: Parser) -> None:
     multi(p, "-p", "--publish", help="publish a port: [IP:][HOST:]CTR[/tcp|udp], ranges allowed")
     multi(p, "--mount", help="attach a mount: type=bind|volume|tmpfs,source=...,destination=...[,ro]")
     p.add_argument("--pod", help="run the container in this pod")
+    p.add_argument("--pull", help="pull policy: always, missing (default), never, newer")
     p.add_argument("--health-cmd", help="command to check health ('CMD-SHELL ...' or a JSON array)")
     p.add_argument("--health-interval", help="time between checks (default 30s)")
     p.add_argument("--health-timeout", help="time a check may take (default 30s)")
@@ -123,7 +124,22 @@ def _health(a: argparse.Namespace) -> dict[str, Any] | None:
     return given or None
 
 
+def _pull_image(a: argparse.Namespace, g: Any) -> None:
+    """``--pull``: fetch the image first as the policy says; a present image costs no
+    registry code (httpx is imported only when a registry is asked)."""
+    from podium.engine.errors import ImageNotFound
+    if a.pull in (None, "missing"):
+        try:
+            g.engine.images.resolve(a.image)
+            return
+        except ImageNotFound:
+            pass
+    from .registry import pull_options
+    g.engine.images.ensure(a.image, a.pull or "missing", pull_options(a))
+
+
 def do_create(a: argparse.Namespace, g: Any) -> int:
+    _pull_image(a, g)
     c = g.engine.containers.create(_spec(a))
     print(c["id"])
     return 0
@@ -140,6 +156,7 @@ def do_run(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.errors import PodiumError
 
     eng = g.engine
+    _pull_image(a, g)
     c = eng.containers.create(_spec(a))
     if a.detach:
         try:
