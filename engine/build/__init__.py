@@ -15,7 +15,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Iterable
+    from typing import Callable
 
     from ..engine import Engine
 
@@ -23,7 +23,7 @@ __all__ = ["build"]
 
 
 def build(engine: "Engine", context: str, *, containerfile: str | None = None,
-          tags: "Iterable[str]" = (), build_args: dict[str, str] | None = None,
+          tags: list[str] = (), build_args: dict[str, str] | None = None,
           target: str | None = None, no_cache: bool = False,
           labels: dict[str, str] | None = None,
           progress: "Callable[[str], None] | None" = None) -> str:
