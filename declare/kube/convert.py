@@ -201,10 +201,17 @@ class ImageCache:
         self.engine = engine
         self._configs: dict[str, dict[str, Any]] = {}
 
-    def config(self, ref: str) -> dict[str, Any]:
+    def config(self, ref: str, policy: str | None = None) -> dict[str, Any]:
         if ref not in self._configs:
             images = self.engine.images
-            image = images.resolve(ref)
+            # imagePullPolicy as podman kube play reads it: unset means IfNotPresent
+            if policy in (None, "IfNotPresent"):
+                try:
+                    image = images.resolve(ref)
+                except NotFound:
+                    image = images.ensure(ref, "missing")
+            else:
+                image = images.ensure(ref, policy)
             self._configs[ref] = images.config_of(image) or {}
         return self._configs[ref]
 
@@ -476,12 +483,10 @@ class PodBuilder:
         if not c.image:
             raise self.err(path, "missing required field 'image'")
         try:
-            icfg = self.images.config(c.image)
-        except NotFound:
+            icfg = self.images.config(c.image, c.image_pull_policy)
+        except NotFound as exc:
             raise self.err(path + ("image",), f"image {c.image!r} not found in local storage "
-                                               "(podium does not pull yet: load or import it first)") from None
-        if c.image_pull_policy == "Always":
-            self.warn(path + ("imagePullPolicy",), "Always: podium does not pull yet, the local image is used")
+                                               f"and not pulled ({exc})") from None
         env = self._env(c, path)
         command = [_expand(a, env) for a in c.command] if c.command else None
         args = [_expand(a, env) for a in c.args] if c.args else None

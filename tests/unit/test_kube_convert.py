@@ -26,6 +26,9 @@ class FakeImages:
     def config_of(self, image: str) -> dict:
         return self.configs[image]
 
+    def ensure(self, ref: str, policy: str | None = "missing") -> str:
+        return self.resolve(ref)  # no registry here: a missing image stays missing
+
 
 class FakeEngine:
     images = FakeImages()
