@@ -217,10 +217,10 @@ def desired_services(engine: "Engine", project: Project, names: list[str]) -> tu
             raise ConfigError(f"service {name!r} has no image: build is not supported yet, set image:",
                               field=f"services.{name}.image")
         try:
-            image_id = engine.images.resolve(svc.image)["id"]
-        except NotFound:
-            raise NotFound(f"service {name!r}: image {svc.image} is not known: podium cannot pull yet, "
-                           f"load or import it first (podium load / podium import)") from None
+            image_id = engine.images.ensure(svc.image, svc.pull_policy)["id"]  # pull_policy: registry
+        except NotFound as exc:
+            raise NotFound(f"service {name!r}: image {svc.image} is not known and was not pulled "
+                           f"({exc})") from None
         images[name] = image_id
         extra = {"secrets": [_secret_fingerprint(project, k, key, ref) for k, key, ref in cv.secret_refs(svc)]}
         h = cv.config_hash(svc, image_id, extra)
