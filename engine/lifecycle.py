@@ -256,6 +256,7 @@ def pause(engine: "Engine", ref: str) -> str:
         st.require(c["name"], c["state"]["status"], (st.RUNNING,), "pause")
         engine.runtime.pause(c["id"])
         _set_state(engine, c, status=st.PAUSED)
+        engine.events.container(c, "pause")
     return c["name"]
 
 
@@ -268,6 +269,7 @@ def unpause(engine: "Engine", ref: str) -> str:
         st.require(c["name"], c["state"]["status"], (st.PAUSED,), "unpause")
         engine.runtime.resume(c["id"])
         _set_state(engine, c, status=st.RUNNING)
+        engine.events.container(c, "unpause")
     return c["name"]
 
 

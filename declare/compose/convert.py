@@ -228,10 +228,22 @@ def service_networks(project: Project, svc: Service) -> tuple[str | None, list[s
         aliases += [a for a in sn.aliases if a not in aliases]
         if sn.ipv4_address:
             ip = sn.ipv4_address
-    if ip and len(names) != 1:
+    if ip and len(names) != 1:  # per_network specs (up.py) carry one address per network
         raise ConfigError(f"service {svc.name!r}: ipv4_address works with one network only in podium",
                           field=f"services.{svc.name}.networks")
     return ",".join(names) or None, aliases, ip
+
+
+def network_attachments(project: Project, svc: Service) -> list[tuple[str, list[str], str | None]]:
+    """(host network name, DNS aliases on it, static IPv4) of each network a service joins:
+    the service name on all of them, each ``aliases`` list only on its own network."""
+    if svc.network_mode:
+        return []
+    out = []
+    for key, sn in svc.networks.items():
+        aliases = [svc.name] + [a for a in sn.aliases if a != svc.name]
+        out.append((project.networks[key].name, aliases, sn.ipv4_address))
+    return out
 
 
 def secret_refs(svc: Service) -> list[tuple[str, str, Any]]:
@@ -241,16 +253,24 @@ def secret_refs(svc: Service) -> list[tuple[str, str, Any]]:
 
 def container_spec(project: Project, svc: Service, number: int, *, config_hash: str,
                    secret_sources: dict[tuple[str, str, str], str] | None = None,
-                   name: str | None = None) -> ContainerSpec:
+                   name: str | None = None, per_network: bool = False) -> ContainerSpec:
     """The engine spec of replica ``number`` of ``svc``.
 
     ``secret_sources`` maps (kind, key, target) to the host file to bind-mount.
+    With ``per_network`` the spec joins only the first network, with that network's
+    aliases and address; the caller connects the rest (``network_attachments``), so
+    that each alias resolves only where it is declared. Without it every network
+    gets the union of the aliases.
     """
     if svc.image is None:
         raise ConfigError(f"service {svc.name!r} has no image: build is not supported yet, set image:",
                           field=f"services.{svc.name}.image")
-    network, aliases, ip = service_networks(project, svc)
-    if svc.scale > 1 and ip:
+    attachments = network_attachments(project, svc) if per_network else []
+    if attachments:
+        network, aliases, ip = attachments[0]
+    else:
+        network, aliases, ip = service_networks(project, svc)
+    if svc.scale > 1 and (ip or any(a[2] for a in attachments)):
         raise ConfigError(f"service {svc.name!r}: a static ipv4_address cannot be shared by {svc.scale} replicas",
                           field=f"services.{svc.name}.networks")
     labels = {

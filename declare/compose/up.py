@@ -15,6 +15,7 @@ name first, then the old container goes and the new one takes its name.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from podium.engine.engine import Engine
 
 DEFAULT_WAIT_TIMEOUT = 300.0
+PARALLEL_DEFAULT = 8
 POLL_S = 0.1
 
 
@@ -70,8 +72,9 @@ class Report:
 
 # ---- the graph ----------------------------------------------------------------------------
 
-def graph(project: Project, services: Iterable[str] | None = None) -> Any:
-    """networkx DiGraph dependency -> dependent of the wanted services and all they depend on."""
+def graph(project: Project, services: Iterable[str] | None = None, *, no_deps: bool = False) -> Any:
+    """networkx DiGraph dependency -> dependent of the wanted services and all they depend on
+    (with ``no_deps``, of the wanted services alone)."""
     import networkx as nx
 
     g = nx.DiGraph()
@@ -94,7 +97,7 @@ def graph(project: Project, services: Iterable[str] | None = None) -> Any:
         for s in services:
             if s not in project.services:
                 raise ConfigError(f"no such service: {s}")
-            wanted |= {s} | nx.ancestors(g, s)
+            wanted |= {s} if no_deps else {s} | nx.ancestors(g, s)
         g = g.subgraph(wanted).copy()
     return g
 
@@ -114,12 +117,13 @@ def order(g: Any) -> list[str]:
 
 # ---- observe ------------------------------------------------------------------------------
 
-def observe(engine: "Engine", project_name: str) -> list[dict[str, Any]]:
-    """The project's containers (one-offs left out), each with its ``state`` synced."""
+def observe(engine: "Engine", project_name: str, *, oneoff: bool = False) -> list[dict[str, Any]]:
+    """The project's containers (one-offs of ``compose run`` only with ``oneoff``), each with
+    its ``state`` synced."""
     out = []
     for c in engine.containers.list():
         labels = c["config"].get("labels") or {}
-        if labels.get(cv.L_PROJECT) == project_name and labels.get(cv.L_ONEOFF, "False") != "True":
+        if labels.get(cv.L_PROJECT) == project_name and (oneoff or labels.get(cv.L_ONEOFF, "False") != "True"):
             out.append(c)
     return out
 
@@ -204,6 +208,11 @@ class UpOptions:
     remove_orphans: bool = False
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     dry_run: bool = False
+    no_deps: bool = False  # only the named services, not what they depend on
+    scale: dict[str, int] = field(default_factory=dict)  # --scale SERVICE=N, over scale/deploy.replicas
+    wait: bool = False  # after up: every service running (healthy if it has a check), or an error
+    build: bool = False  # build images of services with build: even when present
+    parallel: int = 0  # services worked on at once (0: COMPOSE_PARALLEL_LIMIT, else 8)
 
 
 def desired_services(engine: "Engine", project: Project, names: list[str]) -> tuple[list[Desired], dict[str, str]]:
@@ -266,6 +275,73 @@ def write_secrets(engine: "Engine", project: Project, names: list[str]) -> dict[
     return out
 
 
+def with_overrides(project: Project, o: UpOptions) -> Project:
+    """The project as this ``up`` runs it: ``--scale`` applied, and services that only
+    ``build:`` named ``<project>-<service>`` as Docker Compose names their image."""
+    changed = {}
+    for name, svc in project.services.items():
+        update: dict[str, Any] = {}
+        if name in o.scale:
+            update["scale"] = o.scale[name]
+        if svc.image is None and svc.build is not None:
+            update["image"] = f"{project.name}-{name}"
+        if update:
+            changed[name] = svc.model_copy(update=update)
+    for name in o.scale:
+        if name not in project.services:
+            raise ConfigError(f"--scale {name}: no such service")
+    if not changed:
+        return project
+    return project.model_copy(update={"services": {**project.services, **changed}})
+
+
+def build_images(engine: "Engine", project: Project, names: Iterable[str], *, always: bool = False,
+                 no_cache: bool = False, say: Callable[[str], None] | None = None) -> list[str]:
+    """Build the image of every service in ``names`` that has ``build:`` (only the missing
+    ones unless ``always``) with the engine's builder; returns the services built."""
+    built = []
+    for name in names:
+        svc = project.services[name]
+        if svc.build is None:
+            continue
+        image = svc.image or f"{project.name}-{name}"
+        if not always and svc.pull_policy != "build":
+            try:
+                engine.images.resolve(image)
+                continue
+            except NotFound:
+                pass
+        try:
+            from podium.engine.build import build
+        except ImportError:  # pragma: no cover - the builder is another issue's work
+            raise ConfigError(f"service {name!r}: build is not available in this podium: "
+                              "build the image first and set image:", field=f"services.{name}.build") from None
+        b = svc.build
+        if "://" in b.context or b.context.startswith("git@"):
+            raise ConfigError(f"service {name!r}: build context {b.context} is remote: only local "
+                              "directories can be built", field=f"services.{name}.build.context")
+        if b.dockerfile_inline is not None:
+            raise ConfigError(f"service {name!r}: build.dockerfile_inline is not supported: "
+                              "write it to a file", field=f"services.{name}.build.dockerfile_inline")
+        dockerfile = None
+        if b.dockerfile:
+            dockerfile = b.dockerfile if os.path.isabs(b.dockerfile) else os.path.join(b.context, b.dockerfile)
+        if say:
+            say(f"Image {image}  Building")
+        args = {k: v for k, v in b.args.items() if v is not None}
+        try:
+            build(engine, b.context, containerfile=dockerfile, tags=[image, *b.tags], build_args=args,
+                  target=b.target, no_cache=no_cache,
+                  labels={k: v for k, v in b.labels.items() if v is not None} or None)
+        except ImportError:  # the builder's package exists, its executor not yet
+            raise ConfigError(f"service {name!r}: build is not available in this podium: "
+                              "build the image first and set image:", field=f"services.{name}.build") from None
+        if say:
+            say(f"Image {image}  Built")
+        built.append(name)
+    return built
+
+
 def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
        progress: Callable[[str], None] | None = None) -> Report:
     """Make the engine match the project; returns what was done (``Report.actions``)."""
@@ -273,27 +349,15 @@ def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
     o = options or UpOptions()
     say = progress or (lambda line: None)
     report = Report()
-    g = graph(project, o.services or None)
+    project = with_overrides(project, o)
+    g = graph(project, o.services or None, no_deps=o.no_deps)
     names = order(g)
     for name in names:
         report.warnings += cv.warnings_for(project.services[name])
+    if not o.dry_run:
+        build_images(engine, project, names, always=o.build, say=say)
     desired, _images = desired_services(engine, project, names)
-    nets = engine.networks
-    used_nets = {k for n in names for k in project.services[n].networks}
-    used_vols = {vm.source for n in names for vm in project.services[n].volumes if vm.type == "volume" and vm.source}
-    net_plans = [n for n in cv.networks(project) if n.key in used_nets]
-    vol_plans = [v for v in cv.volumes(project) if v.key in used_vols]
-    for n in net_plans:
-        if n.external and not nets.exists(n.name):
-            raise NotFound(f"network {n.name} declared as external, but could not be found: "
-                           f"create it with 'podium network create {n.name}'")
-    for v in vol_plans:
-        if v.external and not engine.volumes.exists(v.name):
-            raise NotFound(f"volume {v.name} declared as external, but could not be found: "
-                           f"create it with 'podium volume create {v.name}'")
-    for name in names:  # every secret readable before anything is made
-        for kind, key, _ref in cv.secret_refs(project.services[name]):
-            cv.secret_content(project, kind, key)
+    check_resources(engine, project, names)
     actions, warns = plan(desired, observe(engine, project.name),
                           known=list(project.services) + list(project.disabled_services),
                           force_recreate=o.force_recreate, no_recreate=o.no_recreate,
@@ -302,53 +366,193 @@ def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
     report.warnings += warns
     if o.dry_run:
         return report
+    lock = threading.Lock()
 
     def event(kind: str, name: str, what: str) -> None:
         line = f"{kind} {name}  {what}"
-        report.events.append(line)
-        say(line)
+        with lock:
+            report.events.append(line)
+            say(line)
 
-    for n in net_plans:
-        if not n.external and not nets.exists(n.name):
-            nets.create(n.name, **n.create)
-            event("Network", n.name, "Created")
-    for v in vol_plans:
-        if not v.external and not engine.volumes.exists(v.name):
-            engine.volumes.create(v.name, exist_ok=True, **v.create)
-            event("Volume", v.name, "Created")
-    sources = write_secrets(engine, project, names)
+    sources = ensure_resources(engine, project, names, event=event)
 
-    for a in actions:  # orphans and scale-downs first
-        if a.kind == "remove":
-            _remove(engine, a.container or a.name)
+    removes = [a for a in actions if a.kind == "remove"]  # orphans and scale-downs first
+    for a, err in zip(removes, _parallel(engine, [lambda eng, a=a: _remove(eng, a.container or a.name)
+                                                   for a in removes], limit=_limit(o))):
+        if err is None:
             event("Container", a.name, "Removed")
+        else:
+            report.warnings.append(f"container {a.name}: {err}")
     by_service: dict[str, list[Action]] = {}
     for a in actions:
         if a.kind != "remove":
             by_service.setdefault(a.service, []).append(a)
     hashes = {d.name: d.hash for d in desired}
-    failed: dict[str, str] = {}
-    for name in names:
+
+    def work(eng: "Engine", name: str) -> None:
         svc = project.services[name]
-        bad = [d for d in deps_of(svc) if d in failed]
-        if bad:
-            failed[name] = f"dependency {bad[0]} failed"
-            continue
-        try:
-            if not o.no_start:
-                for dep, cond in svc.depends_on.items():
-                    if dep in g:
-                        _await(engine, project, dep, cond.condition, o.wait_timeout, event)
+        if not o.no_start:
+            for dep, cond in svc.depends_on.items():
+                if dep in g:
+                    _await(eng, project, dep, cond.condition, o.wait_timeout, event)
+        with slots:
             for a in by_service.get(name, []):
-                _apply(engine, project, svc, a, hashes[name], sources, start=not o.no_start, event=event)
-        except PodiumError as exc:
-            failed[name] = str(exc)
-            report.warnings.append(f"service {name!r}: {exc}")
+                _apply(eng, project, svc, a, hashes[name], sources, start=not o.no_start, event=event)
+
+    slots = threading.BoundedSemaphore(_limit(o))
+    failed = _run_graph(engine, g, names, work)
+    for name, why in failed.items():
+        report.warnings.append(f"service {name!r}: {why}")
+    if not failed and o.wait and not o.no_start:
+        one_shots = {d.name for d in desired if d.one_shot}
+        for err in _parallel(engine, [lambda eng, n=n: _await_ready(eng, project, n, n in one_shots,
+                                                                      o.wait_timeout, event)
+                                      for n in names], limit=len(names) or 1):
+            if err is not None:
+                failed.setdefault("", str(err))
+        if failed:
+            raise RuntimeFailure(str(failed[""]))
     if failed:
         first = next(iter(failed))
         raise RuntimeFailure(f"service {first!r} failed: {failed[first]}"
                              + (f" (also failed or skipped: {', '.join(list(failed)[1:])})" if len(failed) > 1 else ""))
     return report
+
+
+def check_resources(engine: "Engine", project: Project, names: list[str]) -> None:
+    """External networks and volumes exist, every secret and config is readable: checked
+    before anything is made, so a bad project leaves the host as it was."""
+    nets = engine.networks
+    used_nets = {k for n in names for k in project.services[n].networks}
+    used_vols = {vm.source for n in names for vm in project.services[n].volumes if vm.type == "volume" and vm.source}
+    for n in cv.networks(project):
+        if n.key in used_nets and n.external and not nets.exists(n.name):
+            raise NotFound(f"network {n.name} declared as external, but could not be found: "
+                           f"create it with 'podium network create {n.name}'")
+    for v in cv.volumes(project):
+        if v.key in used_vols and v.external and not engine.volumes.exists(v.name):
+            raise NotFound(f"volume {v.name} declared as external, but could not be found: "
+                           f"create it with 'podium volume create {v.name}'")
+    for name in names:
+        for kind, key, _ref in cv.secret_refs(project.services[name]):
+            cv.secret_content(project, kind, key)
+
+
+def ensure_resources(engine: "Engine", project: Project, names: list[str], *,
+                     event: Callable[[str, str, str], None] | None = None) -> dict[tuple[str, str, str], str]:
+    """The networks and volumes the services ``names`` use (made unless they exist or are
+    external), and their secret and config files; returns the files by (kind, key, target)."""
+    nets = engine.networks
+    used_nets = {k for n in names for k in project.services[n].networks}
+    used_vols = {vm.source for n in names for vm in project.services[n].volumes if vm.type == "volume" and vm.source}
+    for n in cv.networks(project):
+        if n.key in used_nets and not n.external and not nets.exists(n.name):
+            nets.create(n.name, **n.create)
+            if event:
+                event("Network", n.name, "Created")
+    for v in cv.volumes(project):
+        if v.key in used_vols and not v.external and not engine.volumes.exists(v.name):
+            engine.volumes.create(v.name, exist_ok=True, **v.create)
+            if event:
+                event("Volume", v.name, "Created")
+    return write_secrets(engine, project, names)
+
+
+def _limit(o: UpOptions) -> int:
+    if o.parallel > 0:
+        return o.parallel
+    try:
+        return max(1, int(os.environ.get("COMPOSE_PARALLEL_LIMIT", "8")))
+    except ValueError:
+        return 8
+
+
+def thread_engine(engine: "Engine") -> "Engine":
+    """An Engine of the same roots for one worker thread: the Store's sqlite connection
+    belongs to the thread that made it."""
+    from podium.engine.engine import Engine
+    return Engine(root=str(engine.paths.root), runroot=str(engine.paths.runroot),
+                  runtime=engine.runtime_override)
+
+
+def _parallel(engine: "Engine", jobs: list[Callable[["Engine"], Any]], *, limit: int) -> list[BaseException | None]:
+    """Run ``jobs`` (each given its own Engine) at most ``limit`` at a time; one error (or None) each."""
+    if not jobs:
+        return []
+    errors: list[BaseException | None] = [None] * len(jobs)
+    if len(jobs) == 1 or limit <= 1:
+        for i, job in enumerate(jobs):
+            try:
+                job(engine)
+            except PodiumError as exc:
+                errors[i] = exc
+        return errors
+    slots = threading.BoundedSemaphore(limit)
+
+    def run(i: int) -> None:
+        with slots:
+            eng = thread_engine(engine)
+            try:
+                jobs[i](eng)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                errors[i] = exc
+            finally:
+                eng.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for exc in errors:
+        if exc is not None and not isinstance(exc, PodiumError):
+            raise exc
+    return errors
+
+
+def _run_graph(engine: "Engine", g: Any, names: list[str],
+               work: Callable[["Engine", str], None]) -> dict[str, str]:
+    """Run ``work`` for every service, each as soon as what it depends on is done, in parallel.
+
+    A failed service skips its dependents; the others go on. Returns service -> why it failed,
+    in dependency order."""
+    done = {n: threading.Event() for n in names}
+    failed: dict[str, str] = {}
+    crashed: list[BaseException] = []
+
+    def node(name: str) -> None:
+        try:
+            for dep in g.predecessors(name):
+                done[dep].wait()
+            bad = [d for d in g.predecessors(name) if d in failed]
+            if bad:
+                failed[name] = f"dependency {bad[0]} failed"
+                return
+            eng = thread_engine(engine) if len(names) > 1 else engine
+            try:
+                work(eng, name)
+            except PodiumError as exc:
+                failed[name] = str(exc)
+            finally:
+                if eng is not engine:
+                    eng.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            crashed.append(exc)
+        finally:
+            done[name].set()
+
+    if len(names) == 1:
+        node(names[0])
+    else:
+        threads = [threading.Thread(target=node, args=(n,), daemon=True) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if crashed:
+        raise crashed[0]
+    return {n: failed[n] for n in names if n in failed}
 
 
 def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
@@ -365,8 +569,7 @@ def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
             event("Container", a.name, "Started")
         return
     if a.kind == "create":
-        spec = cv.container_spec(project, svc, a.number, config_hash=h, secret_sources=sources, name=a.name)
-        c = engine.containers.create(spec)
+        c = _create(engine, project, svc, a.number, h, sources, a.name)
         event("Container", a.name, "Created")
         if start:
             lifecycle.start(engine, c["id"])
@@ -379,12 +582,9 @@ def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
         old = engine.containers.get(a.container or a.name)
         if fixed:
             _remove(engine, old["id"])
-            spec = cv.container_spec(project, svc, a.number, config_hash=h, secret_sources=sources, name=a.name)
-            c = engine.containers.create(spec)
+            c = _create(engine, project, svc, a.number, h, sources, a.name)
         else:
-            tmp = f"{old['id'][:12]}_{a.name}"
-            spec = cv.container_spec(project, svc, a.number, config_hash=h, secret_sources=sources, name=tmp)
-            c = engine.containers.create(spec)
+            c = _create(engine, project, svc, a.number, h, sources, f"{old['id'][:12]}_{a.name}")
             try:
                 _remove(engine, old["id"])
             except BaseException:
@@ -397,6 +597,22 @@ def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
             event("Container", a.name, "Started")
         return
     raise ValueError(a.kind)
+
+
+def _create(engine: "Engine", project: Project, svc: Any, number: int, h: str,
+            sources: dict[tuple[str, str, str], str], name: str) -> dict[str, Any]:
+    """Create one replica: on its first network with that network's aliases, then joined to
+    the others with theirs (so an alias resolves only on the network that declares it)."""
+    spec = cv.container_spec(project, svc, number, config_hash=h, secret_sources=sources, name=name,
+                             per_network=True)
+    c = engine.containers.create(spec)
+    try:
+        for net, aliases, ip in cv.network_attachments(project, svc)[1:]:
+            engine.networks.connect(net, c["id"], aliases=aliases, ip=ip)
+    except BaseException:
+        engine.containers.remove(c["id"], force=True, volumes=True)
+        raise
+    return c
 
 
 def _remove(engine: "Engine", ref: str, *, timeout: int | None = None) -> None:
@@ -455,6 +671,86 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
             time.sleep(POLL_S)
 
 
+def dependents_first(project: Project | None, cs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Containers grouped for stopping: orphans (services not in the file) first, then each
+    service after every service that depends on it (the reverse of the start order)."""
+    depth: dict[str, int] = {}
+    if project is not None:
+        try:
+            g = graph(project)
+        except ConfigError:
+            g = None
+        if g is not None:
+            import networkx as nx
+            for name in reversed(list(nx.topological_sort(g))):
+                depth[name] = 1 + max((depth[d] for d in g.successors(name)), default=0)
+    levels: dict[int, list[dict[str, Any]]] = {}
+    for c in cs:
+        levels.setdefault(depth.get(service_of(c), 0), []).append(c)
+    return [sorted(levels[k], key=lambda c: c["name"]) for k in sorted(levels)]
+
+
+def stop_containers(engine: "Engine", project: Project | None, cs: list[dict[str, Any]], *,
+                    timeout: int | None = None, kill: bool = False,
+                    event: Callable[[str, str, str], None] | None = None) -> list[str]:
+    """Stop (or with ``kill`` SIGKILL) containers, dependents first, each level in parallel;
+    returns one error line per failure."""
+    from podium.engine import lifecycle
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def one(eng: "Engine", c: dict[str, Any]) -> None:
+        try:
+            if kill:
+                lifecycle.kill(eng, c["id"], signal="SIGKILL")
+            else:
+                lifecycle.stop(eng, c["id"], timeout=timeout)
+            if event:
+                with lock:
+                    event("Container", c["name"], "Killed" if kill else "Stopped")
+        except PodiumError as exc:
+            with lock:
+                errors.append(f"{c['name']}: {exc}")
+
+    running = [c for c in cs if c["state"]["status"] in ("running", "paused", "stopping")]
+    for level in dependents_first(project, running):
+        _parallel(engine, [lambda eng, c=c: one(eng, c) for c in level], limit=PARALLEL_DEFAULT)
+    return errors
+
+
+def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, timeout: float,
+                 event: Callable[[str, str, str], None]) -> None:
+    """``up --wait``: every container of ``name`` running, and healthy if it has a check
+    (a one-shot awaited by another service may have exited 0 instead)."""
+    deadline = time.monotonic() + timeout
+    for c in [c for c in observe(engine, project.name) if service_of(c) == name]:
+        cname = c["name"]
+        while True:
+            try:
+                c = engine.containers.get(c["id"])
+            except NotFound:
+                raise RuntimeFailure(f"service {name!r}: container {cname} was removed") from None
+            state = c["state"]
+            status = state["status"]
+            code = int(state.get("exit_code", 0))
+            if status == "exited":
+                if one_shot and code == 0:
+                    break
+                raise RuntimeFailure(f"service {name!r}: container {cname} exited (exit code {code})")
+            if status == "created":
+                raise RuntimeFailure(f"service {name!r}: container {cname} is not started")
+            health = (state.get("health") or {}).get("Status") if c["config"].get("healthcheck") else None
+            if status == "running" and health in (None, "healthy"):
+                event("Container", cname, "Healthy" if health else "Running")
+                break
+            if health == "unhealthy":
+                raise RuntimeFailure(f"service {name!r}: container {cname} is unhealthy")
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"service {name!r}: container {cname} did not become "
+                                     f"{'healthy' if health else 'running'} within {timeout:g}s (--wait-timeout)")
+            time.sleep(POLL_S)
+
+
 # ---- down and the other verbs -------------------------------------------------------------
 
 @dataclass
@@ -479,28 +775,31 @@ def down(engine: "Engine", project_name: str, project: Project | None = None,
         report.events.append(line)
         say(line)
 
-    cs = observe(engine, project_name)
-    rank: dict[str, int] = {}
+    cs = observe(engine, project_name, oneoff=True)
     known: set[str] | None = None
     if project is not None:
         known = set(project.services) | set(project.disabled_services)
-        try:
-            rank = {n: i for i, n in enumerate(order(graph(project)))}
-        except ConfigError:
-            rank = {}
-    # dependents first; orphans (not in the file) first of all
-    cs.sort(key=lambda c: (-rank.get(service_of(c), len(rank) + 1), c["name"]))
-    errors: list[str] = []
+    keep = []
     for c in cs:
         if known is not None and service_of(c) not in known and not o.remove_orphans:
             report.warnings.append(f"found orphan container ({c['name']}) for this project: "
                                    "run with --remove-orphans to remove it")
-            continue
+            keep.append(c)
+    cs = [c for c in cs if c not in keep]
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def remove(eng: "Engine", c: dict[str, Any]) -> None:
         try:
-            _remove(engine, c["id"], timeout=o.timeout)
-            event("Container", c["name"], "Removed")
+            _remove(eng, c["id"], timeout=o.timeout)
+            with lock:
+                event("Container", c["name"], "Removed")
         except PodiumError as exc:
-            errors.append(f"container {c['name']}: {exc}")
+            with lock:
+                errors.append(f"container {c['name']}: {exc}")
+
+    for level in dependents_first(project, cs):  # each level at once
+        _parallel(engine, [lambda eng, c=c: remove(eng, c) for c in level], limit=PARALLEL_DEFAULT)
     nets = engine.networks
     for n in nets.list():
         if (n.get("labels") or {}).get(cv.L_PROJECT) != project_name:
@@ -519,7 +818,7 @@ def down(engine: "Engine", project_name: str, project: Project | None = None,
                 event("Volume", v["name"], "Removed")
             except PodiumError as exc:
                 errors.append(f"volume {v['name']}: {exc}")
-    if not [c for c in observe(engine, project_name)]:
+    if not [c for c in observe(engine, project_name, oneoff=True)]:
         shutil.rmtree(secrets_dir(engine, project_name), ignore_errors=True)
     if errors:
         raise RuntimeFailure("compose down: " + "; ".join(errors))
@@ -543,3 +842,92 @@ def projects(engine: "Engine") -> list[dict[str, Any]]:
         status = ", ".join(f"{s}({n})" for s, n in sorted(p.pop("counts").items()))
         out.append({**p, "Status": status})
     return out
+
+
+# ---- one-off containers (compose run) -----------------------------------------------------
+
+@dataclass
+class RunOptions:
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    user: str | None = None
+    workdir: str | None = None
+    no_deps: bool = False
+    service_ports: bool = False
+    remove: bool = False
+    interactive: bool = False
+    build: bool = False
+
+
+def run_container(engine: "Engine", project: Project, service: str, options: RunOptions | None = None, *,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Create (not start) a one-off container of ``service``, as ``docker compose run`` does:
+    the services it depends on are brought up first (unless ``no_deps``), it is labelled
+    ``com.docker.compose.oneoff=True`` (so ``up``, ``ps`` and ``down``'s plan leave it alone),
+    named ``<project>-<service>-run-<id>``, joins the service's networks without its aliases,
+    and publishes the service's ports only with ``service_ports``."""
+    import secrets as _secrets
+
+    o = options or RunOptions()
+    project = with_overrides(project, UpOptions())
+    if service not in project.services:
+        raise ConfigError(f"no such service: {service}")
+    g = graph(project, [service])
+    deps = [n for n in order(g) if n != service]
+    if deps and not o.no_deps:
+        up(engine, project, UpOptions(services=deps), progress=progress)
+        svc0 = project.services[service]
+        for dep, cond in svc0.depends_on.items():  # the run waits for its dependencies' conditions
+            if dep in g:
+                _await(engine, project, dep, cond.condition, DEFAULT_WAIT_TIMEOUT,
+                       lambda *a: None)
+    build_images(engine, project, [service], always=o.build, say=progress)
+    check_resources(engine, project, [service])
+    sources = ensure_resources(engine, project, [service])
+    svc = project.services[service]
+    name = o.name or f"{project.name}-{service}-run-{_secrets.token_hex(6)}"
+    spec = cv.container_spec(project, svc, 1, config_hash="", secret_sources=sources, name=name, per_network=True)
+    spec.labels.update(o.labels)
+    spec.labels[cv.L_ONEOFF] = "True"
+    spec.labels.pop(cv.L_HASH, None)
+    spec.labels["com.docker.compose.slug"] = name.rsplit("-", 1)[-1]
+    if o.command is not None:
+        spec.command = list(o.command)
+    if o.entrypoint is not None:
+        spec.entrypoint = list(o.entrypoint)
+        if o.command is None:
+            spec.command = []  # a new entrypoint drops the service's command (Docker's rule)
+    spec.env.update(o.env)
+    if o.user is not None:
+        spec.user = o.user
+    if o.workdir is not None:
+        spec.workdir = o.workdir
+    if not o.service_ports:
+        spec.ports = []
+    spec.network_aliases = []
+    spec.ip = None
+    spec.restart = None
+    spec.remove = o.remove
+    spec.interactive = o.interactive
+    spec.tty = False
+    c = engine.containers.create(spec)
+    try:
+        for net, _aliases, _ip in cv.network_attachments(project, svc)[1:]:
+            engine.networks.connect(net, c["id"])
+    except BaseException:
+        engine.containers.remove(c["id"], force=True, volumes=True)
+        raise
+    return engine.containers.get(c["id"])
+
+
+def registry_pull() -> Callable[..., Any] | None:
+    """The engine's registry pull, ``pull(engine, reference)``, once the engine has one."""
+    try:
+        from podium.engine import registry
+    except ImportError:
+        return None
+    fn = getattr(registry, "pull", None)
+    return fn if callable(fn) else None

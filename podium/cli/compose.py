@@ -30,14 +30,21 @@ Options:
   --profile NAME             enable a profile (repeatable)
 
 Commands:
-  up       create and start the project's containers (-d; detached is the default for now)
+  up       create and start the project's containers (attached; -d to detach)
   down     stop and remove containers and networks (-v: volumes too)
   ps       list the project's containers
   logs     show the containers' output
   config   print the normalized project as YAML (or --format json)
-  start stop restart rm   act on the project's containers
+  start stop restart kill rm pause unpause   act on the project's containers
   exec     run a command in a service's container
+  run      run a one-off command in a new container of a service
+  top      the processes of the project's containers
+  port     the host address a service's port is published on
+  images   the images the project's containers use
+  build    build the images of services with build:
+  pull     pull the services' images
   ls       list the projects on this host
+  version  show the compose version
 """
 
 
@@ -131,33 +138,87 @@ class ComposeCommand:
 # ---- up / down ------------------------------------------------------------------------------
 
 def _up_args(p: Parser) -> None:
-    flag(p, "-d", "--detach", help="run in the background (the default for now)")
+    flag(p, "-d", "--detach", help="run in the background")
     flag(p, "--force-recreate", help="recreate containers even if their configuration is unchanged")
     flag(p, "--no-recreate", help="keep existing containers even if their configuration changed")
     flag(p, "--no-start", help="create the containers without starting them")
     flag(p, "--remove-orphans", help="remove containers of services no longer in the file")
     p.add_argument("--wait-timeout", type=float, default=300.0,
-                   help="seconds to wait for a dependency's condition (default 300)")
+                   help="seconds to wait for a dependency's condition, and for --wait (default 300)")
+    flag(p, "--wait", help="wait for services to be running and healthy (implies -d)")
+    multi(p, "--scale", help="scale SERVICE to NUM replicas (SERVICE=NUM; overrides scale in the file)")
+    flag(p, "--no-deps", help="do not start the services the named ones depend on")
+    flag(p, "--build", help="build images before starting containers")
+    flag(p, "--abort-on-container-exit", help="stop all containers if any container stops (attached)")
+    p.add_argument("--exit-code-from", metavar="SERVICE",
+                   help="return the exit code of this service's container (implies --abort-on-container-exit)")
+    p.add_argument("-t", "--timeout", type=int, help="stop timeout when stopping after an exit or Ctrl-C")
+    flag(p, "--no-color", help="monochrome output")
+    flag(p, "--timestamps", help="show timestamps (attached)")
     flag(p, "--dry-run", help="print the plan, change nothing")
     p.add_argument("services", nargs="*", metavar="SERVICE")
 
 
+def _scale(values: list[str]) -> dict[str, int]:
+    from podium.engine.errors import ConfigError
+    out = {}
+    for v in values:
+        name, eq, num = v.partition("=")
+        if not eq or not name or not num.isdigit():
+            raise ConfigError(f"invalid --scale {v!r}: use SERVICE=NUM")
+        out[name] = int(num)
+    return out
+
+
 def do_up(a: argparse.Namespace, g: Any) -> int:
     from podium.declare.compose import up as upmod
+    from podium.engine.errors import ConfigError
+    detach = a.detach or a.wait
+    if detach and (a.abort_on_container_exit or a.exit_code_from):
+        raise ConfigError("--abort-on-container-exit and --exit-code-from cannot be combined with -d or --wait")
     project = g.compose.load(a.services)
-    if not a.detach and not a.dry_run:
-        _warn("podium compose up runs detached for now (as with -d); follow the output with "
-              "'podium compose logs -f'")
-    report = upmod.up(g.engine, project, upmod.UpOptions(
+    if a.exit_code_from and a.exit_code_from not in project.services:
+        raise ConfigError(f"--exit-code-from {a.exit_code_from}: no such service")
+    opts = upmod.UpOptions(
         services=list(a.services), force_recreate=a.force_recreate, no_recreate=a.no_recreate,
         no_start=a.no_start, remove_orphans=a.remove_orphans, wait_timeout=a.wait_timeout,
-        dry_run=a.dry_run), progress=None if a.dry_run else _say)
+        dry_run=a.dry_run, no_deps=a.no_deps, scale=_scale(a.scale), wait=a.wait, build=a.build)
+    if detach or a.dry_run or a.no_start:
+        report = upmod.up(g.engine, project, opts, progress=None if a.dry_run else _say)
+        for w in report.warnings:
+            _warn(w)
+        if a.dry_run:
+            for act in report.actions:
+                print(act.text())
+        return 0
+    return _up_attached(a, g, project, opts)
+
+
+def _up_attached(a: argparse.Namespace, g: Any, project: Any, opts: Any) -> int:
+    """Foreground ``up``: SIGTERM is a Ctrl-C; both stop the project gracefully."""
+    import signal
+
+    from podium.declare.compose import attached
+    from podium.declare.compose import up as upmod
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+    marks = attached.log_marks(g.engine, project.name)
+    try:
+        report = upmod.up(g.engine, project, opts, progress=_say)
+    except KeyboardInterrupt:
+        _say("Gracefully stopping...")
+        upmod.stop_containers(g.engine, project, upmod.observe(g.engine, project.name), timeout=a.timeout)
+        return 130
     for w in report.warnings:
         _warn(w)
-    if a.dry_run:
-        for act in report.actions:
-            print(act.text())
-    return 0
+    wanted = list(a.services) or None  # Docker Compose attaches to the named services only
+    return attached.follow(g.engine, project, project.name, wanted, out=sys.stdout.buffer, say=_say,
+                           options=attached.AttachOptions(
+                               abort_on_exit=a.abort_on_container_exit, exit_code_from=a.exit_code_from,
+                               color=sys.stdout.isatty() and not a.no_color, timestamps=a.timestamps,
+                               timeout=a.timeout), marks=marks)
 
 
 def _down_args(p: Parser) -> None:
@@ -269,6 +330,7 @@ def _logs_args(p: Parser) -> None:
     p.add_argument("--tail", default="all", help="number of lines from the end of each container's log")
     flag(p, "-t", "--timestamps", help="show timestamps")
     flag(p, "--no-log-prefix", help="do not prefix lines with the container name")
+    flag(p, "--no-color", help="monochrome output")
     p.add_argument("services", nargs="*", metavar="SERVICE")
 
 
@@ -283,17 +345,18 @@ def do_logs(a: argparse.Namespace, g: Any) -> int:
         tail = None if a.tail == "all" else int(a.tail)
     except ValueError:
         raise ConfigError(f"invalid --tail {a.tail!r}: a number or all") from None
+    from podium.declare.compose.attached import COLORS, prefix_of
     cs = _containers(g, a.services)
-    width = max((len(c["name"]) for c in cs), default=0)
-    colors = ["36", "33", "32", "35", "34", "31"]
-    tty = sys.stdout.isatty()
+    names = {c["id"]: prefix_of(c) for c in cs}
+    width = max((len(n) for n in names.values()), default=0)
+    tty = sys.stdout.isatty() and not a.no_color
 
     def fmt(i: int, name: str, line: Any) -> bytes:
         prefix = ""
         if not a.no_log_prefix:
             prefix = f"{name:<{width}}  | "
             if tty:
-                prefix = f"\x1b[{colors[i % len(colors)]}m{prefix}\x1b[0m"
+                prefix = f"\x1b[{COLORS[i % len(COLORS)]}m{prefix}\x1b[0m"
         ts = line.time + " " if a.timestamps else ""
         return (prefix + ts + line.text + ("\n" if line.complete else "")).encode()
 
@@ -301,7 +364,7 @@ def do_logs(a: argparse.Namespace, g: Any) -> int:
     if not a.follow:
         for i, c in enumerate(cs):
             for line in logmod.read(g.engine, c["id"], tail=tail):
-                out.write(fmt(i, c["name"], line))
+                out.write(fmt(i, names[c["id"]], line))
         out.flush()
         return 0
     q: queue.Queue[bytes | None] = queue.Queue()
@@ -311,7 +374,7 @@ def do_logs(a: argparse.Namespace, g: Any) -> int:
         own = Engine(root=str(eng.paths.root), runroot=str(eng.paths.runroot))  # one store per thread
         try:
             for line in logmod.read(own, c["id"], tail=tail, follow=True):
-                q.put(fmt(i, c["name"], line))
+                q.put(fmt(i, names[c["id"]], line))
         except Exception:  # noqa: BLE001 - a vanished container ends its stream
             pass
         finally:
@@ -462,6 +525,286 @@ def do_exec(a: argparse.Namespace, g: Any) -> int:
                    interactive=not sys.stdin.isatty() and not a.detach, detach=a.detach)
 
 
+
+# ---- run ------------------------------------------------------------------------------------
+
+def _run_args(p: Parser) -> None:
+    flag(p, "-d", "--detach", help="run in the background and print the container ID")
+    flag(p, "--rm", help="remove the container when it exits")
+    multi(p, "-e", "--env", help="set an environment variable (KEY=VALUE, or KEY from the environment)")
+    multi(p, "-l", "--label", help="add a label (KEY=VALUE)")
+    p.add_argument("--entrypoint", help="override the image's entrypoint (a command line)")
+    p.add_argument("--name", help="container name (default <project>-<service>-run-<id>)")
+    p.add_argument("-u", "--user", help="user (name|uid[:group|gid])")
+    p.add_argument("-w", "--workdir", help="working directory")
+    flag(p, "--no-deps", help="do not start the services this one depends on")
+    flag(p, "--service-ports", help="publish the service's ports (they are left out by default)")
+    flag(p, "--build", help="build the image first")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true", help="no TTY (podium never allocates one)")
+    flag(p, "-i", "--interactive", help="keep STDIN open (the default when STDIN is not a terminal)")
+    p.add_argument("service")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+
+
+def do_run(a: argparse.Namespace, g: Any) -> int:
+    import os
+    import shlex
+
+    from podium.declare.compose import up as upmod
+    from podium.engine.attach import run_attached
+    from podium.engine.errors import ConfigError, PodiumError
+
+    project = g.compose.load([a.service])
+    if a.service not in project.services:
+        raise ConfigError(f"no such service: {a.service}")
+    env = {}
+    for e in a.env:
+        k, eq, v = e.partition("=")
+        if not eq:
+            if k not in os.environ:
+                continue
+            v = os.environ[k]
+        env[k] = v
+    labels = {}
+    for lab in a.label:
+        k, _, v = lab.partition("=")
+        labels[k] = v
+    entrypoint = shlex.split(a.entrypoint) if a.entrypoint is not None else None
+    eng = g.engine
+    c = upmod.run_container(eng, project, a.service, upmod.RunOptions(
+        command=list(a.command) or None, entrypoint=entrypoint, env=env, labels=labels, name=a.name,
+        user=a.user, workdir=a.workdir, no_deps=a.no_deps, service_ports=a.service_ports, remove=a.rm,
+        interactive=not a.detach and (a.interactive or not sys.stdin.isatty()), build=a.build),
+        progress=_say)
+    if a.detach:
+        from podium.engine import lifecycle
+        try:
+            lifecycle.start(eng, c["id"])
+        except PodiumError:
+            if a.rm:
+                eng.containers.remove(c["id"], force=True, volumes=True)
+            raise
+        print(c["id"])
+        return 0
+    sys.stdout.flush()
+    try:
+        return run_attached(eng, c, stdin_fd=0 if c["config"].get("interactive") else None)
+    except PodiumError:
+        if a.rm:
+            try:
+                eng.containers.remove(c["id"], force=True, volumes=True)
+            except PodiumError:
+                pass
+        raise
+
+
+# ---- kill / pause / unpause / top / port / images / version --------------------------------
+
+def _kill_args(p: Parser) -> None:
+    p.add_argument("-s", "--signal", default="SIGKILL", help="signal to send (default SIGKILL)")
+    flag(p, "--remove-orphans", help=argparse.SUPPRESS)
+    _svc_args(p)
+
+
+def do_kill(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine import lifecycle
+    from podium.engine.spec import parse_signal
+    parse_signal(a.signal)
+    cs = [c for c in _containers(g, a.services) if c["state"]["status"] in ("running", "paused", "stopping")]
+    return _each(cs, lambda ref: lifecycle.kill(g.engine, ref, signal=a.signal), "Killed")
+
+
+def do_pause(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine import lifecycle
+    cs = [c for c in _containers(g, a.services) if c["state"]["status"] == "running"]
+    return _each(cs, lambda ref: lifecycle.pause(g.engine, ref), "Paused")
+
+
+def do_unpause(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine import lifecycle
+    cs = [c for c in _containers(g, a.services) if c["state"]["status"] == "paused"]
+    return _each(cs, lambda ref: lifecycle.unpause(g.engine, ref), "Unpaused")
+
+
+def do_top(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine.errors import PodiumError
+    from podium.engine.top import top
+
+    from .format import table
+    code = 0
+    cs = [c for c in _containers(g, a.services) if c["state"]["status"] in ("running", "paused")]
+    for i, c in enumerate(cs):
+        try:
+            headers, rows = top(g.engine, c["id"], [])
+        except PodiumError as exc:
+            sys.stderr.write(f"Error: {c['name']}: {exc}\n")
+            code = 125
+            continue
+        if i:
+            print()
+        print(c["name"])
+        sys.stdout.flush()
+        table(headers, rows)
+    return code
+
+
+def _port_args(p: Parser) -> None:
+    p.add_argument("--protocol", default="tcp", choices=("tcp", "udp", "sctp"), help="tcp (default), udp or sctp")
+    p.add_argument("--index", type=int, default=1, help="which replica (default 1)")
+    p.add_argument("service")
+    p.add_argument("private_port", type=int, metavar="PRIVATE_PORT")
+
+
+def do_port(a: argparse.Namespace, g: Any) -> int:
+    from podium.declare.compose import up as upmod
+    from podium.engine.errors import NotFound
+    cs = [c for c in _containers(g, [a.service]) if upmod.number_of(c) == a.index]
+    if not cs:
+        raise NotFound(f"service {a.service!r} has no container number {a.index}: is the project up?")
+    for p in cs[0]["config"].get("ports") or []:
+        if p["container_port"] == a.private_port and p.get("protocol", "tcp") == a.protocol:
+            print(f"{p.get('host_ip') or '0.0.0.0'}:{p['host_port']}")
+            return 0
+    raise NotFound(f"no port {a.private_port}/{a.protocol} published for service {a.service!r}")
+
+
+def _images_args(p: Parser) -> None:
+    p.add_argument("--format", help="table (default) or json")
+    flag(p, "-q", "--quiet", help="print only the image IDs")
+    _svc_args(p)
+
+
+def do_images(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine.errors import NotFound
+    from podium.engine.timeutil import human_duration, parse_iso
+
+    from .format import table
+    rows = []
+    for c in _containers(g, a.services):
+        image_id = c.get("image_id") or ""
+        try:
+            img = g.engine.images.inspect(image_id)
+        except NotFound:
+            img = {}
+        ref = (c["config"].get("labels") or {}).get("com.docker.compose.image") or c["config"].get("image", "")
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        rows.append({"ContainerName": c["name"], "Repository": repo, "Tag": tag, "ID": image_id,
+                     "Size": int(img.get("Size") or 0), "Created": img.get("Created", "")})
+    if a.quiet:
+        for r in dict.fromkeys(r["ID"] for r in rows):
+            print(r)
+    elif a.format == "json":
+        print(json.dumps(rows))
+    else:
+        import time
+        table(["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CREATED"],
+              [[r["ContainerName"], r["Repository"], r["Tag"], r["ID"][:12], _size(r["Size"]),
+                (human_duration(time.time() - parse_iso(r["Created"])) + " ago") if r["Created"] else ""]
+               for r in rows])
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def _version_args(p: Parser) -> None:
+    p.add_argument("-f", "--format", default="pretty", choices=("pretty", "json"), help="pretty or json")
+    flag(p, "--short", help="only the version number")
+
+
+def do_version(a: argparse.Namespace, g: Any) -> int:
+    from podium.declare.compose.convert import COMPOSE_VERSION
+    if a.short:
+        print(COMPOSE_VERSION)
+    elif a.format == "json":
+        print(json.dumps({"version": COMPOSE_VERSION}))
+    else:
+        print(f"podium compose version {COMPOSE_VERSION}")
+    return 0
+
+
+# ---- build / pull ---------------------------------------------------------------------------
+
+def _build_args(p: Parser) -> None:
+    flag(p, "--no-cache", help="do not use the build cache")
+    multi(p, "--build-arg", help="set a build-time variable (KEY=VALUE)")
+    flag(p, "-q", "--quiet", help="print nothing but errors")
+    _svc_args(p)
+
+
+def do_build(a: argparse.Namespace, g: Any) -> int:
+    from podium.declare.compose import up as upmod
+    from podium.engine.errors import ConfigError
+    project = upmod.with_overrides(g.compose.load(a.services), upmod.UpOptions())
+    names = list(a.services) or [n for n, s in project.services.items() if s.build is not None]
+    for n in names:
+        if n not in project.services:
+            raise ConfigError(f"no such service: {n}")
+    if a.build_arg:
+        extra = {}
+        for v in a.build_arg:
+            k, eq, val = v.partition("=")
+            if not eq:
+                import os
+                if k not in os.environ:
+                    continue
+                val = os.environ[k]
+            extra[k] = val
+        services = dict(project.services)
+        for n in names:
+            b = services[n].build
+            if b is not None:
+                services[n] = services[n].model_copy(update={"build": b.model_copy(update={"args": {**b.args, **extra}})})
+        project = project.model_copy(update={"services": services})
+    upmod.build_images(g.engine, project, names, always=True, no_cache=a.no_cache,
+                       say=None if a.quiet else _say)
+    return 0
+
+
+def _pull_args(p: Parser) -> None:
+    flag(p, "-q", "--quiet", help="print nothing but errors")
+    flag(p, "--ignore-pull-failures", help="pull what can be pulled and report the rest")
+    flag(p, "--ignore-buildable", help="skip images of services with build:")
+    _svc_args(p)
+
+
+def do_pull(a: argparse.Namespace, g: Any) -> int:
+    from podium.declare.compose import up as upmod
+    from podium.engine.errors import NotFound, PodiumError
+    project = g.compose.load(a.services)
+    pull = upmod.registry_pull()
+    code = 0
+    for name in a.services or list(project.services):
+        svc = project.services[name]
+        if svc.image is None or (a.ignore_buildable and svc.build is not None):
+            continue
+        try:
+            if pull is not None:
+                pull(g.engine, svc.image)
+                if not a.quiet:
+                    _say(f"Image {svc.image}  Pulled")
+                continue
+            try:
+                g.engine.images.resolve(svc.image)
+            except NotFound:
+                raise NotFound(f"service {name!r}: image {svc.image} is not present and this podium "
+                               "cannot pull: load or import it first (podium load / podium import)") from None
+            if not a.quiet:
+                _say(f"Image {svc.image}  Present (podium cannot pull yet)")
+        except PodiumError as exc:
+            if svc.build is not None:
+                _warn(f"service {name!r}: {exc} (it has build:, run 'podium compose build')")
+                continue
+            sys.stderr.write(f"Error: {exc}\n")
+            code = exc.exit_code if not a.ignore_pull_failures else code
+    return code
+
+
 def _ps_full(p: Parser) -> None:
     flag(p, "-a", "--all", help="show stopped containers too")
     flag(p, "-q", "--quiet", help="print only the IDs")
@@ -482,6 +825,16 @@ SUBCOMMANDS: dict[str, Command] = {
     "restart": Command(do_restart, _stop_args, "Restart the project's containers."),
     "rm": Command(do_rm, _rm_args, "Remove stopped containers of the project."),
     "exec": Command(do_exec, _exec_args, "Run a command in a service's container."),
+    "run": Command(do_run, _run_args, "Run a one-off command in a new container of a service."),
+    "kill": Command(do_kill, _kill_args, "Send a signal to the project's containers."),
+    "pause": Command(do_pause, _svc_args, "Pause the project's running containers."),
+    "unpause": Command(do_unpause, _svc_args, "Unpause the project's paused containers."),
+    "top": Command(do_top, _svc_args, "Show the processes of the project's containers."),
+    "port": Command(do_port, _port_args, "Print the host address a service's port is published on."),
+    "images": Command(do_images, _images_args, "List the images the project's containers use."),
+    "build": Command(do_build, _build_args, "Build the images of services with build:."),
+    "pull": Command(do_pull, _pull_args, "Pull the services' images."),
+    "version": Command(do_version, _version_args, "Show the compose version."),
 }
 
 COMMANDS: dict[str, Any] = {"compose": ComposeCommand()}

@@ -258,6 +258,23 @@ def do_kill(a: argparse.Namespace, g: Any) -> int:
     return bulk(_refs(a, g, running=True), lambda r: lifecycle.kill(g.engine, r, signal=a.signal))
 
 
+def do_pause(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine import lifecycle
+    return bulk(_refs(a, g, running=True), lambda r: lifecycle.pause(g.engine, r))
+
+
+def do_unpause(a: argparse.Namespace, g: Any) -> int:
+    from podium.engine import lifecycle
+    from podium.engine.errors import ConfigError
+    if getattr(a, "all", False):
+        refs = [c["name"] for c in g.engine.containers.list() if c["state"]["status"] == "paused"]
+    elif not a.containers:
+        raise ConfigError("you must provide at least one container name or ID")
+    else:
+        refs = a.containers
+    return bulk(refs, lambda r: lifecycle.unpause(g.engine, r))
+
+
 def do_restart(a: argparse.Namespace, g: Any) -> int:
     from podium.engine import lifecycle
     t = _int(a.time, "timeout")
@@ -532,6 +549,8 @@ COMMANDS: dict[str, Command] = {
     "stop": Command(do_stop, _stop_args, "Stop one or more containers (stop signal, grace period, SIGKILL)."),
     "kill": Command(do_kill, _kill_args, "Send a signal to one or more containers."),
     "restart": Command(do_restart, _stop_args, "Restart one or more containers."),
+    "pause": Command(do_pause, _containers_arg, "Pause all processes in one or more containers."),
+    "unpause": Command(do_unpause, _containers_arg, "Unpause all processes in one or more containers."),
     "rm": Command(do_rm, _rm_args, "Remove one or more containers."),
     "ps": Command(do_ps, _ps_args, "List containers."),
     "logs": Command(do_logs, _logs_args, "Show a container's logs."),
