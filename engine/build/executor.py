@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
 NETWORKS = ("none", "host", "default", "bridge")
@@ -268,7 +269,7 @@ class Builder:
             from ..storage.imagearchive import host_platform
 
             st.arch, st.variant = host_platform()
-            st.config = {"Env": []}
+            st.config = {"Env": [DEFAULT_PATH]}  # as BuildKit gives a scratch image
             st.meta = cachemod.key("FROM", "scratch")
         else:
             img = self._from_image(base, ps.from_instr)

@@ -181,10 +181,7 @@ def parse_instruction(text: str, line: int, path: str = "Containerfile") -> Inst
 def _check(i: Instruction, path: str) -> None:
     """The syntax errors Docker reports at parse time."""
     cmd, args = i.cmd, i.args
-    if cmd in ("RUN", "CMD", "ENTRYPOINT") and args.startswith("[") and i.json is None:
-        if args.rstrip().endswith("]"):
-            raise _error(path, i.line, f"{cmd}: malformed JSON array {args!r} (use double quotes, "
-                                       "or write the shell form without brackets)")
+    # a bracketed argument that is not a JSON list of strings is shell form, as in Docker
     if cmd not in ("CMD", "ENTRYPOINT", "RUN") and not args:
         raise _error(path, i.line, f"{cmd} requires at least one argument")
     if cmd == "RUN" and not args:

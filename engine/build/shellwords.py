@@ -128,6 +128,8 @@ class _Lex:
     def _dollar(self) -> str:
         self.next()  # $
         if self.peek() != "{":
+            if self.peek().isdigit():  # a positional parameter: one digit, always empty
+                return self.env.get(self.next(), "")
             name = self._name()
             if not name:
                 return "$"
@@ -139,6 +141,8 @@ class _Lex:
         ch = self.next()
         if ch == "}":
             return self.env.get(name, "")
+        if not ch:
+            raise ConfigError(f"missing '}}' in substitution of {name} in {self.s!r}")
         colon = ch == ":"
         if colon:
             ch = self.next()
