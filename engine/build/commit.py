@@ -250,6 +250,19 @@ def diff_copy(merged: Path, lowers: list[Path], out: Path) -> int:
     have = {m: m in base for m in MOUNT_POINTS}
     w = LayerWriter(out)
     seen: set[str] = set()
+    emitted: set[str] = set()
+
+    def parents(rel: str) -> None:
+        """A changed path's directories go first, with their metadata (as overlay's copy-up
+        would have put them in the upper dir), so extraction never invents them."""
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d not in emitted:
+                host = os.path.join(merged, d)
+                w.add(d, host, os.lstat(host))
+                emitted.add(d)
+
     try:
         for rel, host, st in _walk(str(merged)):
             if _skip(rel, have):
@@ -257,12 +270,18 @@ def diff_copy(merged: Path, lowers: list[Path], out: Path) -> int:
             seen.add(rel)
             old = base.get(rel)
             if old is None or not _same(st, old[1], host, old[0]):
+                parents(rel)
                 w.add(rel, host, st)
+                emitted.add(rel)
         whited: set[str] = set()
         for rel in sorted(r for r in base if r not in seen and not _skip(r, have)):
             parts = rel.split("/")
             if any("/".join(parts[:i]) in whited for i in range(1, len(parts))):
                 continue  # its directory is deleted already
+            parent = os.path.join(merged, *parts[:-1])
+            if len(parts) > 1 and (os.path.islink(parent) or not os.path.isdir(parent)):
+                continue  # its directory became a file: that entry replaces all below
+            parents(rel)
             w.whiteout(rel)
             whited.add(rel)
     finally:
