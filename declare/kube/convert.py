@@ -44,6 +44,14 @@ LABEL_POD = "io.podium.kube.pod"          # volume: the pod it was made for (rem
 LABEL_CLAIM = "io.podium.kube.claim"      # volume: made from a PersistentVolumeClaim
 LABEL_SOURCE = "io.podium.kube.source"    # volume: "emptyDir", "configMap/<name>" or "secret/<name>"
 SUBPATH_KEY = "kube_subpath"              # a bind mount's source inside a volume (resolved by play.py)
+ANN_PROBES = "io.podium.kube.probes"      # container: the probes as declared (JSON), for generate
+ANN_READINESS = "io.podium.kube.readiness"  # container: the readiness check podium runs (JSON)
+ANN_STARTUP = "io.podium.kube.startup"    # container: "true" when a startup probe gates the health check
+ANN_FS_GROUP = "io.podium.kube.fsgroup"   # container: the pod's fsGroup (also a supplementary group)
+ANN_PORTS = "io.podium.kube.ports"        # container: its declared ports (JSON), for generate
+POD_IP = "@@podium:status.podIP@@"        # replaced by play.py with the address the pod got at create
+STARTED_MARK = "/dev/shm/.podium-started"  # inside the container: its startup probe has passed
+SECCOMP_ROOT = "/var/lib/kubelet/seccomp"  # where a relative Localhost profile is looked up (the kubelet's)
 
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
@@ -87,6 +95,7 @@ class PodPlan:
         self.volumes: list[VolumePlan] = []
         self.host_paths: list[HostPathPlan] = []
         self.labels: dict[str, str] = {}
+        self.fs_group: int | None = None   # the group the pod's volumes are given (kubelet's fsGroup)
 
     def __repr__(self) -> str:
         return f"PodPlan({self.name!r}, init={len(self.init)}, containers={len(self.containers)})"
@@ -278,21 +287,32 @@ class PodBuilder:
         for path, on in ((("hostPID",), spec.host_pid), (("hostIPC",), spec.host_ipc)):
             if on:
                 self.warn(path, "not supported yet: the pod gets its own namespace")
-        if spec.host_aliases:
-            self.warn(("hostAliases",), "not supported yet (needs extra /etc/hosts entries in the engine)")
+        hosts = []
+        for k, ha in enumerate(spec.host_aliases):
+            if not _is_ip(ha.ip):
+                raise self.err(("hostAliases", k, "ip"), f"{ha.ip!r} is not an IP address")
+            hosts += [f"{h}:{ha.ip}" for h in ha.hostnames]
+        dns: dict[str, Any] = {}
+        if spec.dns_policy == "None" and spec.dns_config is None:
+            raise self.err(("dnsPolicy",), "dnsPolicy None needs a dnsConfig")
         if spec.dns_config is not None:
-            self.warn(("dnsConfig",), "not supported yet (needs DNS options in the engine)")
-        psc = spec.security_context
-        if psc.supplemental_groups:
-            self.warn(("securityContext", "supplementalGroups"),
-                      "not supported yet (needs additional groups in the engine)")
-        if psc.fs_group is not None:
-            self.warn(("securityContext", "fsGroup"), "not supported: volumes keep their owners")
+            dc = spec.dns_config
+            for k, ns in enumerate(dc.nameservers):
+                if not _is_ip(ns):
+                    raise self.err(("dnsConfig", "nameservers", k), f"{ns!r} is not an IP address")
+            if dc.nameservers:
+                dns["dns"] = list(dc.nameservers)
+            if dc.searches:
+                dns["dns_search"] = list(dc.searches)
+            if dc.options:
+                dns["dns_options"] = [o.name + (f":{o.value}" if o.value is not None else "") for o in dc.options]
         plan = PodPlan(self.name, owner=f"{self.obj.kind}/{self.obj.name}", doc=self.doc, create={
             "name": self.name, "hostname": spec.hostname or None, "share": share,
             "labels": dict(self.labels), "ports": [], "network": network,
+            "annotations": dict(self.annotations), "add_hosts": hosts, **dns,
         })
         plan.labels = dict(self.labels)
+        plan.fs_group = spec.security_context.fs_group
         self.plan = plan
         self.volumes = self._volumes()
         ports: dict[tuple[str, int, str], tuple[Any, ...]] = {}
@@ -499,6 +519,12 @@ class PodBuilder:
                          **({ANN_INIT: "true"} if init else {})},
             pod=self.name, interactive=c.stdin, tty=c.tty,
         )
+        if c.ports:
+            import json
+            spec.annotations[ANN_PORTS] = json.dumps(
+                [{k: v for k, v in p.model_dump(by_alias=True, exclude_defaults=True).items()
+                  if k not in ("hostPort", "hostIP")} | {"containerPort": p.container_port} for p in c.ports],
+                sort_keys=True, separators=(",", ":"))
         self._restart(spec, init)
         if self.spec.termination_grace_period_seconds is not None:
             spec.stop_timeout = self.spec.termination_grace_period_seconds
@@ -543,6 +569,13 @@ class PodBuilder:
             if n < 6 * 1024 * 1024:
                 raise self.err(rpath + ("limits", "memory"), "the minimum memory limit is 6Mi")
             spec.memory = n
+        requests = c.resources.requests
+        if "memory" in requests:
+            n = quantity.memory_bytes(requests["memory"])
+            if spec.memory is not None and n > int(spec.memory):
+                raise self.err(rpath + ("requests", "memory"), "must not be above limits.memory")
+            if n:
+                spec.memory_reservation = n
         if "cpu" in limits:
             cores = quantity.cpu_cores(limits["cpu"])
             if cores <= 0:
@@ -572,6 +605,16 @@ class PodBuilder:
             if not name.isdigit():
                 raise self.err(spath, f"runAsNonRoot is set and the image's user {name!r} is not numeric: "
                                       "set runAsUser")
+        groups = [str(g) for g in psc.supplemental_groups]
+        if psc.fs_group is not None and str(psc.fs_group) not in groups:
+            groups.append(str(psc.fs_group))
+            spec.annotations[ANN_FS_GROUP] = str(psc.fs_group)
+        spec.groups = groups
+        profile = sc.seccomp_profile if sc is not None and sc.seccomp_profile is not None else psc.seccomp_profile
+        if profile is not None:
+            where = (spath if sc is not None and sc.seccomp_profile is not None else ("securityContext",)) \
+                + ("seccompProfile",)
+            spec.seccomp_profile = self._seccomp(profile, where)
         if sc is None:
             return
         spec.privileged = bool(sc.privileged)
@@ -579,36 +622,121 @@ class PodBuilder:
             spec.cap_add = list(sc.capabilities.add)
             spec.cap_drop = list(sc.capabilities.drop)
         spec.read_only = bool(sc.read_only_root_filesystem)
-        if sc.allow_privilege_escalation is False and not sc.privileged:
-            self.warn(spath + ("allowPrivilegeEscalation",),
-                      "false is not enforced yet (needs no-new-privileges in the engine)")
+        if sc.allow_privilege_escalation is False:
+            if sc.privileged:
+                raise self.err(spath + ("allowPrivilegeEscalation",),
+                               "cannot be false for a privileged container (Kubernetes refuses it too)")
+            spec.no_new_privileges = True
+        if sc.proc_mount not in (None, "Default", "Unmasked"):
+            raise self.err(spath + ("procMount",), f"unknown procMount {sc.proc_mount!r}: use Default or Unmasked")
         if sc.proc_mount == "Unmasked":
-            self.warn(spath + ("procMount",), "Unmasked is not supported yet: /proc stays masked")
-        if sc.seccomp_profile is not None and sc.seccomp_profile.type != "RuntimeDefault":
-            self.warn(spath + ("seccompProfile",), "only RuntimeDefault is supported yet")
+            spec.unmask = ["ALL"]  # /proc and /sys paths neither masked nor read-only (Podman's unmask=ALL)
+
+    def _seccomp(self, profile: "m.SeccompProfile", where: tuple[Any, ...]) -> str | None:
+        """RuntimeDefault -> the default profile; Unconfined; Localhost -> a JSON file on this host."""
+        if profile.type == "RuntimeDefault":
+            return None
+        if profile.type == "Unconfined":
+            return "unconfined"
+        if profile.type != "Localhost":
+            raise self.err(where + ("type",), f"unknown seccomp profile type {profile.type!r}: use "
+                                               "RuntimeDefault, Unconfined or Localhost")
+        rel = profile.localhost_profile
+        if not rel:
+            raise self.err(where, "a Localhost seccomp profile needs localhostProfile")
+        path = rel if rel.startswith("/") else os.path.join(SECCOMP_ROOT, rel)
+        if not os.path.isfile(path):
+            raise self.err(where + ("localhostProfile",), f"seccomp profile {path} not found")
+        return path
 
     def _probes(self, c: "m.Container", path: tuple[Any, ...], spec: ContainerSpec) -> None:
-        for attr in ("readiness_probe", "startup_probe"):
-            if getattr(c, attr) is not None:
-                self.warn(path + (_camel(attr),), "not supported yet (ignored)")
-        p = c.liveness_probe
-        if p is None:
+        """Liveness and startup probes -> the container's health check; readiness -> a check podium runs.
+
+        As Podman maps them: exec runs the command, httpGet becomes a
+        ``wget``/``curl`` of the URL, tcpSocket an ``nc -z``; ``periodSeconds`` is
+        the interval, ``timeoutSeconds`` the timeout, ``failureThreshold`` the
+        retries, ``initialDelaySeconds`` the start period; an unhealthy container
+        is restarted (killed with ``restartPolicy: Never``). A startup probe (Podman's
+        startup health check) gates the liveness one: until it has passed once,
+        the check runs the startup probe, whose failures do not count for
+        ``initialDelaySeconds + periodSeconds x failureThreshold``; then the
+        liveness probe. A readiness probe changes nothing in the container: podium
+        runs it when it needs to know whether the pod is Ready (``play kube
+        --wait``); it is kept in an annotation.
+        """
+        declared = {}
+        tests: dict[str, list[str]] = {}
+        for attr in ("liveness_probe", "startup_probe", "readiness_probe"):
+            p = getattr(c, attr)
+            if p is None:
+                continue
+            name = _camel(attr)
+            tests[name] = self._probe_test(c, p, path + (name,))
+            declared[name] = p.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+            for field in ("periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"):
+                if getattr(p, _snake(field)) < 1:
+                    raise self.err(path + (name, field), "must be at least 1")
+            if p.initial_delay_seconds < 0:
+                raise self.err(path + (name, "initialDelaySeconds"), "must not be negative")
+            if name != "readinessProbe" and p.success_threshold != 1:
+                raise self.err(path + (name, "successThreshold"), "must be 1 for liveness and startup probes")
+        if not declared:
             return
-        ppath = path + ("livenessProbe",)
+        import json
+        spec.annotations[ANN_PROBES] = json.dumps(declared, sort_keys=True, separators=(",", ":"))
+        on_failure = "restart" if self.spec.restart_policy != "Never" else "kill"
+        live, startup = c.liveness_probe, c.startup_probe
+        if startup is not None:
+            window = startup.initial_delay_seconds + startup.period_seconds * startup.failure_threshold
+            live_sh = _shell(tests["livenessProbe"]) if live is not None else "true"
+            script = (f"if [ -e {STARTED_MARK} ]; then {live_sh}; "
+                      f"else {_shell(tests['startupProbe'])} && touch {STARTED_MARK}; fi")
+            period = min(startup.period_seconds, live.period_seconds) if live is not None else startup.period_seconds
+            spec.health = {"cmd": ["CMD-SHELL", script], "interval": f"{period}s",
+                           "timeout": f"{max(startup.timeout_seconds, live.timeout_seconds if live else 1)}s",
+                           "retries": live.failure_threshold if live is not None else 1,
+                           "start_period": f"{window}s", "on_failure": on_failure}
+            spec.annotations[ANN_STARTUP] = "true"
+        elif live is not None:
+            spec.health = {"cmd": tests["livenessProbe"], "interval": f"{live.period_seconds}s",
+                           "timeout": f"{live.timeout_seconds}s", "retries": live.failure_threshold,
+                           "start_period": f"{live.initial_delay_seconds}s", "on_failure": on_failure}
+        r = c.readiness_probe
+        if r is not None:
+            spec.annotations[ANN_READINESS] = json.dumps(
+                {"test": tests["readinessProbe"], "period": r.period_seconds, "timeout": r.timeout_seconds,
+                 "initialDelay": r.initial_delay_seconds, "success": r.success_threshold,
+                 "failure": r.failure_threshold}, sort_keys=True, separators=(",", ":"))
+
+    def _probe_test(self, c: "m.Container", p: "m.Probe", ppath: tuple[Any, ...]) -> list[str]:
+        """One probe's handler as Docker's ``Test`` (what the health check runs in the container)."""
+        handlers = [h for h in ("exec", "http_get", "tcp_socket") if getattr(p, h) is not None]
+        if len(handlers) != 1:
+            raise self.err(ppath, "a probe needs exactly one of exec, httpGet or tcpSocket")
         if p.exec is not None:
-            cmd: Any = ["CMD"] + list(p.exec.command)
-        elif p.http_get is not None:
-            port = self._probe_port(c, p.http_get.port, ppath + ("httpGet", "port"))
-            url = f"{p.http_get.scheme.lower()}://{p.http_get.host or 'localhost'}:{port}{p.http_get.path or '/'}"
-            cmd = ["CMD-SHELL", f"wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"]
-        elif p.tcp_socket is not None:
-            port = self._probe_port(c, p.tcp_socket.port, ppath + ("tcpSocket", "port"))
-            cmd = ["CMD-SHELL", f"nc -z {p.tcp_socket.host or 'localhost'} {port} || exit 1"]
-        else:
-            raise self.err(ppath, "a probe needs exec, httpGet or tcpSocket")
-        spec.health = {"cmd": cmd, "interval": f"{p.period_seconds}s", "timeout": f"{p.timeout_seconds}s",
-                       "retries": p.failure_threshold, "start_period": f"{p.initial_delay_seconds}s",
-                       "on_failure": "restart" if self.spec.restart_policy != "Never" else "kill"}
+            if not p.exec.command:
+                raise self.err(ppath + ("exec", "command"), "must not be empty")
+            return ["CMD"] + list(p.exec.command)
+        if p.http_get is not None:
+            g = p.http_get
+            port = self._probe_port(c, g.port, ppath + ("httpGet", "port"))
+            if g.scheme not in ("HTTP", "HTTPS"):
+                raise self.err(ppath + ("httpGet", "scheme"), f"unknown scheme {g.scheme!r}: use HTTP or HTTPS")
+            import shlex
+            path_ = g.path or "/"
+            if not path_.startswith("/"):
+                path_ = "/" + path_
+            url = shlex.quote(f"{g.scheme.lower()}://{g.host or 'localhost'}:{port}{path_}")
+            wget_h = "".join(f" --header {shlex.quote(f'{h.name}: {h.value}')}" for h in g.http_headers)
+            curl_h = "".join(f" -H {shlex.quote(f'{h.name}: {h.value}')}" for h in g.http_headers)
+            return ["CMD-SHELL", f"wget -q -O /dev/null{wget_h} {url} || curl -fsS -o /dev/null{curl_h} {url} "
+                                 "|| exit 1"]
+        t = p.tcp_socket
+        port = self._probe_port(c, t.port, ppath + ("tcpSocket", "port"))  # type: ignore[union-attr]
+        host = t.host or "localhost"  # type: ignore[union-attr]
+        # Podman's "nc -z"; busybox's nc has no -z, but connects and ends at stdin's EOF
+        return ["CMD-SHELL", f"nc -z {host} {port} 2>/dev/null || nc -w 1 {host} {port} </dev/null >/dev/null 2>&1 "
+                             "|| exit 1"]
 
     def _probe_port(self, c: "m.Container", port: int | str, where: tuple[Any, ...]) -> int:
         if isinstance(port, int):
@@ -698,10 +826,16 @@ class PodBuilder:
         if field in ("status.hostIP", "status.hostIPs"):
             return "127.0.0.1"
         if field in ("status.podIP", "status.podIPs"):
-            if self.plan.create.get("network") == "none":
+            network = self.plan.create.get("network")
+            if network == "none":
                 return "127.0.0.1"  # the pod's only address
-            self.warn(where, "status.podIP is not known before the pod starts: set to an empty string")
-            return ""
+            if network == "host":
+                return "127.0.0.1"  # the host's; as status.hostIP
+            if network and network.startswith(("container:", "ns:")):
+                self.warn(where, "status.podIP is not known in another's network namespace: set to an empty string")
+                return ""
+            self.plan.create["reserve_ip"] = True  # the pod's address is allocated at create
+            return POD_IP
         raise self.err(where, f"unsupported fieldPath {field!r}")
 
     def _resource_field(self, c: "m.Container", ref: "m.ResourceFieldRef", where: tuple[Any, ...]) -> str:
@@ -814,6 +948,27 @@ def _text(v: bytes) -> str:
 def _camel(attr: str) -> str:
     head, *rest = attr.split("_")
     return head + "".join(p.title() for p in rest)
+
+
+def _is_ip(value: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[A-Z]", lambda m_: "_" + m_.group(0).lower(), name)
+
+
+def _shell(test: list[str]) -> str:
+    """A ``Test`` as one shell command, for a script that combines probes."""
+    import shlex
+    if test[0] == "CMD-SHELL":
+        return "{ " + test[1] + "; }"
+    return shlex.join(test[1:])
 
 
 def _host_memory() -> int:

@@ -21,7 +21,7 @@ import stat
 from podium.engine.errors import ConfigError, NotFound
 
 from . import quantity
-from .convert import ANN_INIT, ANN_NAME, LABEL_POD, LABEL_SOURCE
+from .convert import ANN_FS_GROUP, ANN_INIT, ANN_NAME, ANN_PORTS, ANN_PROBES, LABEL_POD, LABEL_SOURCE, SECCOMP_ROOT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,39 +37,68 @@ def _own(d: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in sorted(d.items()) if not k.startswith("io.podium.")}
 
 
-def generate(engine: "Engine", names: list[str], *, service: bool = False) -> str:
+def generate(engine: "Engine", names: list[str], *, service: bool = False, kind: str = "pod",
+             replicas: int = 1) -> str:
+    """YAML for the named pods and containers: a v1 Pod each, or with ``kind="deployment"`` an
+    apps/v1 Deployment named ``<pod>-deployment`` (Podman's name) asking for ``replicas``."""
     docs: list[dict[str, Any]] = []
     for name in names:
         try:
             pod = engine.pods.get(name)
             members = [c for c in engine.pods.members(pod, infra=False)]
-            docs += _pod(engine, pod["name"], pod["config"], members, service=service)
+            infra = engine.containers.get(pod["infra_id"])["config"] if pod.get("infra_id") else {}
+            docs += _pod(engine, pod["name"], pod["config"], members, service=service, infra=infra)
         except NotFound:
             c = engine.containers.get(name)
             if c.get("pod_id"):
                 raise ConfigError(f"container {c['name']} is in a pod: generate the pod instead") from None
             docs += _pod(engine, f"{c['name']}-pod", {"labels": {}, "ports": c["config"].get("ports") or [],
-                                                      "share": [], "hostname": None}, [c], service=service)
+                                                      "share": [], "hostname": None}, [c], service=service,
+                         infra=c["config"])
+    if kind == "deployment":
+        docs = [_deployment(d, replicas) if d["kind"] == "Pod" else d for d in docs]
     return _dump(docs)
 
 
+def _deployment(pod: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """A Pod document as a Deployment's template; the selector is the pod's labels (or app=<pod>)."""
+    name = pod["metadata"]["name"]
+    labels = dict(pod["metadata"].get("labels") or {}) or {"app": name}
+    template_meta: dict[str, Any] = {"labels": labels}
+    if pod["metadata"].get("annotations"):
+        template_meta["annotations"] = pod["metadata"]["annotations"]
+    meta: dict[str, Any] = {"name": f"{name}-deployment", "labels": dict(labels)}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": template_meta, "spec": pod["spec"]}}}
+
+
 def _pod(engine: "Engine", name: str, pconf: dict[str, Any], members: list[dict[str, Any]], *,
-         service: bool) -> list[dict[str, Any]]:
+         service: bool, infra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     extra_docs: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     seen_sources: dict[str, str] = {}
     init = [c for c in members if (c["config"].get("annotations") or {}).get(ANN_INIT) == "true"]
     apps = [c for c in members if c not in init]
     first = apps[0] if apps else (members[0] if members else None)
-    annotations = _own((first or {}).get("config", {}).get("annotations") or {})
+    annotations = _own(pconf["annotations"] if "annotations" in pconf
+                       else (first or {}).get("config", {}).get("annotations") or {})
     spec: dict[str, Any] = {}
     ctrs = []
     for c in apps:
         ctrs.append(_container(engine, name, c, volumes, seen_sources, extra_docs))
     init_ctrs = [_container(engine, name, c, volumes, seen_sources, extra_docs) for c in init]
     ports = [_port(p) for p in pconf.get("ports") or []]
-    if ports and ctrs:
-        ctrs[0]["ports"] = ctrs[0].get("ports", []) + [p for p in ports if p]
+    for p in ports:  # a published port goes on the container that declared it, else on the first
+        if not p or not ctrs:
+            continue
+        key = (p["containerPort"], p.get("protocol", "TCP"))
+        owner = next((cp for c in ctrs for cp in c.get("ports", [])
+                      if (cp["containerPort"], cp.get("protocol", "TCP")) == key and "hostPort" not in cp), None)
+        if owner is not None:
+            owner.update({k: v for k, v in p.items() if k in ("hostPort", "hostIP")})
+        else:
+            ctrs[0]["ports"] = ctrs[0].get("ports", []) + [p]
     if init_ctrs:
         spec["initContainers"] = init_ctrs
     spec["containers"] = ctrs
@@ -79,11 +108,21 @@ def _pod(engine: "Engine", name: str, pconf: dict[str, Any], members: list[dict[
         st = first["config"].get("stop_timeout")
         if st is not None and st != 10:
             spec["terminationGracePeriodSeconds"] = st
+        psc: dict[str, Any] = {}
+        fs_group = (first["config"].get("annotations") or {}).get(ANN_FS_GROUP)
+        groups = [g for g in first["config"].get("groups") or [] if str(g) != fs_group]
+        if groups:
+            psc["supplementalGroups"] = groups
+        if fs_group:
+            psc["fsGroup"] = int(fs_group)
         sysctls = first["config"].get("sysctls") or {}
         if sysctls:
-            spec["securityContext"] = {"sysctls": [{"name": k, "value": v} for k, v in sorted(sysctls.items())]}
+            psc["sysctls"] = [{"name": k, "value": v} for k, v in sorted(sysctls.items())]
+        if psc:
+            spec["securityContext"] = psc
         if (first["config"].get("network_mode") or "") == "host":
             spec["hostNetwork"] = True
+    _hosts_dns(infra or {}, spec)
     if pconf.get("hostname") and pconf["hostname"] != name:
         spec["hostname"] = pconf["hostname"]
     if "pid" in (pconf.get("share") or []):
@@ -101,6 +140,27 @@ def _pod(engine: "Engine", name: str, pconf: dict[str, Any], members: list[dict[
     if service and any(p for p in ports):
         out.append(_service(name, meta.get("labels") or {}, [p for p in ports if p]))
     return out
+
+
+def _hosts_dns(cfg: dict[str, Any], spec: dict[str, Any]) -> None:
+    """hostAliases from the infra's extra /etc/hosts entries, dnsConfig from its DNS options."""
+    aliases: dict[str, list[str]] = {}
+    for entry in cfg.get("add_hosts") or []:
+        host, _, ip = entry.partition(":")
+        aliases.setdefault(ip, []).append(host)
+    if aliases:
+        spec["hostAliases"] = [{"ip": ip, "hostnames": hosts} for ip, hosts in aliases.items()]
+    dns: dict[str, Any] = {}
+    if cfg.get("dns_servers") is not None:
+        dns["nameservers"] = list(cfg["dns_servers"])
+        spec["dnsPolicy"] = "None"  # the servers replace every other resolver
+    if cfg.get("dns_search") is not None:
+        dns["searches"] = list(cfg["dns_search"])
+    if cfg.get("dns_options"):
+        dns["options"] = [{"name": n, **({"value": v} if sep else {})}
+                          for n, sep, v in (o.partition(":") for o in cfg["dns_options"])]
+    if dns:
+        spec["dnsConfig"] = dns
 
 
 def _port(p: Any) -> dict[str, Any] | None:
@@ -150,6 +210,10 @@ def _container(engine: "Engine", pod: str, c: dict[str, Any], volumes: list[dict
     env = [e for e in cfg.get("env") or [] if e not in image_env and e not in ENGINE_ENV]
     if env:
         out["env"] = [{"name": k, "value": _escape(v)} for k, _, v in (e.partition("=") for e in env)]
+    declared_ports = (cfg.get("annotations") or {}).get(ANN_PORTS)
+    if declared_ports:
+        import json
+        out["ports"] = json.loads(declared_ports)
     wd = cfg.get("workdir") or "/"
     if wd != (icfg.get("WorkingDir") or "/"):
         out["workingDir"] = wd
@@ -158,8 +222,11 @@ def _container(engine: "Engine", pod: str, c: dict[str, Any], volumes: list[dict
         limits["cpu"] = quantity.format_cpu(float(cfg["cpus"]))
     if cfg.get("memory"):
         limits["memory"] = quantity.format_bytes(int(cfg["memory"]))
-    if limits:
-        out["resources"] = {"limits": limits}
+    resources: dict[str, Any] = {"limits": limits} if limits else {}
+    if cfg.get("memory_reservation"):
+        resources["requests"] = {"memory": quantity.format_bytes(int(cfg["memory_reservation"]))}
+    if resources:
+        out["resources"] = resources
     sc: dict[str, Any] = {}
     user = cfg.get("user") or ""
     if user and user != (icfg.get("User") or ""):
@@ -174,8 +241,19 @@ def _container(engine: "Engine", pod: str, c: dict[str, Any], volumes: list[dict
         sc["capabilities"] = {k: list(cfg[f"cap_{k}"]) for k in ("add", "drop") if cfg.get(f"cap_{k}")}
     if cfg.get("read_only"):
         sc["readOnlyRootFilesystem"] = True
+    if cfg.get("no_new_privileges"):
+        sc["allowPrivilegeEscalation"] = False
+    if "ALL" in (cfg.get("unmask") or []):
+        sc["procMount"] = "Unmasked"
+    profile = cfg.get("seccomp_profile")
+    if profile == "unconfined":
+        sc["seccompProfile"] = {"type": "Unconfined"}
+    elif profile:
+        rel = os.path.relpath(profile, SECCOMP_ROOT) if profile.startswith(SECCOMP_ROOT + "/") else profile
+        sc["seccompProfile"] = {"type": "Localhost", "localhostProfile": rel}
     if sc:
         out["securityContext"] = sc
+    out.update(_probes(cfg))
     mounts = []
     for m in cfg.get("mounts") or []:
         vm = _volume(engine, pod, m, volumes, seen, docs)
@@ -188,6 +266,31 @@ def _container(engine: "Engine", pod: str, c: dict[str, Any], volumes: list[dict
     if cfg.get("tty"):
         out["tty"] = True
     return out
+
+
+def _probes(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The probes as they were declared; else the health check as a livenessProbe (Podman's way)."""
+    import json
+    declared = (cfg.get("annotations") or {}).get(ANN_PROBES)
+    if declared:
+        return dict(json.loads(declared))
+    hc = cfg.get("healthcheck")
+    if not hc or not hc.get("Test") or hc["Test"][0] not in ("CMD", "CMD-SHELL"):
+        return {}
+    test = hc["Test"]
+    command = list(test[1:]) if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
+    probe: dict[str, Any] = {"exec": {"command": command}}
+    sec = 1_000_000_000
+    for key, field, default in (("Interval", "periodSeconds", 10), ("Timeout", "timeoutSeconds", 1),
+                                ("StartPeriod", "initialDelaySeconds", 0)):
+        value = max(int(hc.get(key) or 0) // sec, 0)
+        if key != "StartPeriod":
+            value = max(value, 1)
+        if value != default:
+            probe[field] = value
+    if int(hc.get("Retries") or 3) != 3:
+        probe["failureThreshold"] = int(hc["Retries"])
+    return {"livenessProbe": probe}
 
 
 def _volume(engine: "Engine", pod: str, m: dict[str, Any], volumes: list[dict[str, Any]],

@@ -19,7 +19,7 @@ import os
 
 from podium.engine.errors import AlreadyExists, ConfigError, NotFound, PodiumError, RuntimeFailure
 
-from .convert import LABEL_CLAIM, LABEL_POD, SUBPATH_KEY, WORKLOADS, Plan, PodPlan, pod_names
+from .convert import LABEL_CLAIM, LABEL_POD, POD_IP, SUBPATH_KEY, WORKLOADS, Plan, PodPlan, pod_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ def play(engine: "Engine", plan: Plan, *, start: bool = True, replace: bool = Fa
             _pod_volumes(engine, pod, undo)
             rec = engine.pods.create(**pod.create)
             undo.add(lambda n=rec["id"]: engine.pods.remove(n, force=True, timeout=0))
+            if pod.create.get("reserve_ip"):
+                _fill_pod_ip(engine, pod, rec)
             init_ids = [engine.containers.create(s)["id"] for s in pod.init]
             app_ids = [engine.containers.create(s)["id"] for s in pod.containers]
             made.append((pod, rec, init_ids, app_ids))
@@ -96,6 +98,18 @@ def play(engine: "Engine", plan: Plan, *, start: bool = True, replace: bool = Fa
         undo.run()
         raise
     return report
+
+
+def _fill_pod_ip(engine: "Engine", pod: PodPlan, rec: dict[str, Any]) -> None:
+    """``fieldRef: status.podIP``: the address the pod got at create, in env, command and args."""
+    ips = list(engine.pods.addresses(rec).values())
+    ip = ips[0] if ips else ""
+    for spec in pod.init + pod.containers:
+        spec.env = {k: v.replace(POD_IP, ip) for k, v in spec.env.items()}
+        for attr in ("entrypoint", "command"):
+            value = getattr(spec, attr)
+            if value:
+                setattr(spec, attr, [a.replace(POD_IP, ip) for a in value])
 
 
 def _host_paths(pod: PodPlan, undo: Undo) -> None:
@@ -138,6 +152,8 @@ def _pod_volumes(engine: "Engine", pod: PodPlan, undo: Undo) -> None:
             _write_files(data, v.files)
         for sub in v.subdirs:
             os.makedirs(os.path.join(data, sub), exist_ok=True)
+        if pod.fs_group is not None:
+            _give_group(data, pod.fs_group)
     for spec in pod.init + pod.containers:
         for mnt in spec.mounts:
             ref = mnt.pop(SUBPATH_KEY, None)
@@ -152,6 +168,17 @@ def _pod_volumes(engine: "Engine", pod: PodPlan, undo: Undo) -> None:
             elif not os.path.exists(source):
                 raise ConfigError(f"pod {pod.name}: subPath {ref['sub']!r} is not in volume {ref['volume']}")
             mnt["source"] = source
+
+
+def _give_group(root: str, gid: int) -> None:
+    """fsGroup, as the kubelet applies it: the volume's files belong to the group, directories setgid."""
+    import stat as st_
+    for dirpath, dirs, files in os.walk(root):
+        os.chown(dirpath, -1, gid)
+        os.chmod(dirpath, st_.S_IMODE(os.stat(dirpath).st_mode) | 0o2070)
+        for f in files:
+            p = os.path.join(dirpath, f)
+            os.chown(p, -1, gid, follow_symlinks=False)
 
 
 def _write_files(root: str, files: dict[str, tuple[bytes, int]]) -> None:
@@ -247,3 +274,47 @@ def down(engine: "Engine", loaded: "Loaded", *, force: bool = False) -> dict[str
     if errors:
         raise RuntimeFailure("kube down: " + "; ".join(errors))
     return report
+
+
+# ---- --build ------------------------------------------------------------------------------
+
+def build_dir(image: str, yaml_dir: str) -> str | None:
+    """Podman's rule: a directory named after the image (its last path component, no tag), next
+    to the YAML, holding a Containerfile or Dockerfile, is the image's build context."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    if not name:
+        return None
+    d = os.path.join(yaml_dir, name)
+    if any(os.path.isfile(os.path.join(d, f)) for f in ("Containerfile", "Dockerfile")):
+        return d
+    return None
+
+
+def build_images(engine: "Engine", loaded: "Loaded", *, mode: str,
+                 progress: "Callable[[str], None] | None" = None) -> list[str]:
+    """``--build``: build the images that have a build directory (``always``), or only those not in
+    local storage (``missing``, the default); ``never`` builds nothing. Returns the images built."""
+    if mode == "never":
+        return []
+    built: list[str] = []
+    for obj in loaded.of(*WORKLOADS):
+        if obj.doc.source in ("<stdin>", "-"):
+            continue
+        spec = obj.model.spec if obj.kind == "Pod" else obj.model.spec.template.spec
+        yaml_dir = os.path.dirname(os.path.abspath(obj.doc.source))
+        for c in spec.init_containers + spec.containers:
+            if not c.image or c.image in built:
+                continue
+            context = build_dir(c.image, yaml_dir)
+            if context is None:
+                continue
+            if mode == "missing":
+                try:
+                    engine.images.resolve(c.image)
+                    continue
+                except NotFound:
+                    pass
+            from podium.engine.build import build
+            build(engine, context, tags=[c.image], progress=progress)
+            built.append(c.image)
+    return built

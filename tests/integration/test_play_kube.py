@@ -106,6 +106,8 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
     env = env_of(podium, "envfield-c")
     assert (env["POD_NAME"], env["POD_NS"], env["APP"], env["OWNER"]) == ("envfield", "shop", "cart", "team-a")
     assert env["NODE"] == socket.gethostname()
+    addr = sh(podium, "envfield-c", "ip -4 -o addr show eth0").split()[3].split("/")[0]
+    assert env["POD_IP"] == addr and env["URL"] == f"http://{addr}:80/"  # known at create, expanded in env
 
 
 @check("env-resourcefieldref")
@@ -139,6 +141,9 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 @check("resources")
 def _(podium: Podium, path: str, tmp: Path) -> None:
     assert cgroup_limits(podium, "limits-c") == (str(64 * 2**20), "50000/100000")
+    cg = "/sys/fs/cgroup"
+    soft = "memory.low" if os.path.exists(f"{cg}/cgroup.controllers") else "memory/memory.soft_limit_in_bytes"
+    assert sh(podium, "limits-c", f"cat {cg}/{soft}") == f"{32 * 2**20}\n"  # requests.memory
 
 
 @check("run-as-user")
@@ -279,6 +284,7 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 def _(podium: Podium, path: str, tmp: Path) -> None:
     pod = json.loads(podium("pod", "inspect", "meta").stdout)
     assert pod["Labels"] == {"app": "shop", "tier": "backend"}
+    assert pod["Annotations"] == {"example.com/owner": "team-b", "note": "kept as given"}
     c = inspect(podium, "meta-c")
     assert c["Config"]["Labels"] == {"app": "shop", "tier": "backend"}
     ann = c["Config"]["Annotations"]
@@ -295,6 +301,51 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 @check("sysctls")
 def _(podium: Podium, path: str, tmp: Path) -> None:
     assert sh(podium, "sysctl-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start") == "80\n"
+
+
+@check("host-aliases-dns")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    for ctr in ("hostsdns-a", "hostsdns-b"):
+        hosts = sh(podium, ctr, "cat /etc/hosts").splitlines()
+        assert "192.0.2.10\tdb.internal" in hosts and "192.0.2.10\tcache.internal" in hosts
+        assert "2001:db8::7\tv6.internal" in hosts
+        resolv = sh(podium, ctr, "cat /etc/resolv.conf").splitlines()
+        assert [ln for ln in resolv if ln.startswith("nameserver")] == ["nameserver 192.0.2.53",
+                                                                        "nameserver 192.0.2.54"]
+        assert "search svc.example.test example.test" in resolv
+        options = next(ln for ln in resolv if ln.startswith("options")).split()[1:]
+        assert "ndots:2" in options and "edns0" in options and "ndots:1" not in options
+
+
+@check("pod-security")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    def status(ctr: str, key: str) -> str:
+        return sh(podium, ctr, f"grep '^{key}:' /proc/1/status").split()[1]
+
+    assert set(sh(podium, "podsec-locked", "id -G").split()) >= {"4000", "4001", "5000"}
+    assert (status("podsec-locked", "NoNewPrivs"), status("podsec-open", "NoNewPrivs")) == ("1", "0")
+    assert (status("podsec-locked", "Seccomp"), status("podsec-open", "Seccomp")) == ("2", "0")
+    masked = "grep -c ' /proc/' /proc/self/mountinfo || true"  # masked and read-only paths under /proc
+    assert int(sh(podium, "podsec-locked", masked)) >= 1 and sh(podium, "podsec-open", masked) == "0\n"
+    assert wait_for(lambda: podium("exec", "podsec-locked", "stat", "-c", "%g", "/data/made-by-locked",
+                                   check=False).stdout) == "5000\n"  # fsGroup owns the pod's volumes
+    assert sh(podium, "podsec-locked", "stat -c '%g %A' /data") == "5000 drwxrwsrwx\n"
+
+
+def _health(podium: Podium, ctr: str) -> dict:
+    return inspect(podium, ctr)["State"].get("Health") or {}
+
+
+@check("probes")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    # startup passes, then liveness (httpGet through a named port) keeps the web container healthy
+    assert wait_for(lambda: _health(podium, "probes-web").get("Status") == "healthy", 30)
+    assert podium("healthcheck", "run", "probes-web").returncode == 0
+    # the worker's exec liveness probe fails once its file is gone: the container is restarted
+    assert wait_for(lambda: _health(podium, "probes-worker").get("Status") == "healthy", 30)
+    podium("exec", "probes-worker", "rm", "/tmp/alive")
+    assert wait_for(lambda: inspect(podium, "probes-worker")["RestartCount"] >= 1, 30)
+    assert wait_for(lambda: podium("exec", "probes-worker", "cat", "/tmp/alive", check=False).returncode == 0, 20)
 
 
 def _published(podium: Podium, path: str, port: int, name: str) -> None:
