@@ -330,11 +330,11 @@ class Builder:
                 raise
             raise ConfigError(exc.message, where=instr.where(self.path)) from None
 
-    def _note(self, st: Stage, text: str, *, empty: bool = True) -> None:
+    def _note(self, st: Stage, text: str) -> None:
         """Record a config-only step in the history and the running digest."""
         st.meta = cachemod.key(st.meta, text)
         st.history.append({"created": _now(), "created_by": f"/bin/sh -c #(nop) {text}",
-                           "empty_layer": True} if empty else {})
+                           "empty_layer": True})
 
     # ---- config-only instructions -------------------------------------------------------
     def _i_arg(self, st: Stage, instr: parser.Instruction) -> None:
