@@ -84,9 +84,11 @@ class RegistryClient:
     """Talks to one registry host (``quay.io``, ``127.0.0.1:5000``)."""
 
     def __init__(self, host: str, *, insecure: bool = False,
-                 credentials: tuple[str, str] | None = None, timeout: float = 60.0) -> None:
+                 credentials: tuple[str, str] | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.host, self.insecure, self.credentials = host, insecure, credentials
         self.http = httpx.Client(
+            transport=transport,
             verify=not insecure, follow_redirects=True, trust_env=False,
             timeout=httpx.Timeout(timeout, connect=15.0),
             headers={"User-Agent": USER_AGENT},
