@@ -370,11 +370,9 @@ def test_daemonset_job_and_init_containers(tmp_path: Path) -> None:
     assert job.init[0].name == "batch-pod-0-prep"
 
 
-def test_unsupported_pod_fields_warn(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, pod("- {name: c, image: busybox, readinessProbe: {exec: {command: ['true']}}}\n",
-                                 extra="hostAliases: [{ip: 1.2.3.4, hostnames: [a]}]\n"))
-    assert any("hostAliases: not supported yet" in w for w in plan.warnings)
-    assert any("readinessProbe: not supported yet" in w for w in plan.warnings)
+def test_host_only_pod_fields_warn(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, pod("- {name: c, image: busybox}\n", extra="hostPID: true\n"))
+    assert any("hostPID: not supported yet" in w for w in plan.warnings)
 
 
 def test_liveness_probe_becomes_a_health_check(tmp_path: Path) -> None:
