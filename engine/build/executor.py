@@ -40,6 +40,9 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
 NETWORKS = ("none", "host", "default", "bridge")
+# flags the parser knows (so their errors are precise) that podium does not implement
+UNSUPPORTED_FLAGS = {"COPY": ("parents", "exclude"), "ADD": ("checksum", "keep-git-dir"),
+                     "RUN": ("mount", "security")}
 
 
 class Stage:
@@ -256,6 +259,14 @@ class Builder:
     def _build_stage(self, ps: parser.Stage, base: str, stages: list[parser.Stage]) -> Stage:
         st = Stage(ps.index, ps.name)
         self._announce(st, ps.from_instr)
+        platform = ps.from_instr.flags.get("platform")
+        if platform:
+            platform = self._expand(platform, self.meta_args, ps.from_instr)
+            host = _platform_args()
+            if platform not in (host["TARGETPLATFORM"], "linux/" + host["TARGETARCH"]):
+                raise ConfigError(f"FROM --platform={platform}: podium builds only for this "
+                                  f"host's platform, {host['TARGETPLATFORM']}",
+                                  where=ps.from_instr.where(self.path))
         ref = self._stage_ref(base, ps.index)
         if ref is not None:
             src = self.results[ref]
@@ -322,6 +333,11 @@ class Builder:
                             "pull it (podium pull) or build it first")
 
     def _step(self, st: Stage, instr: parser.Instruction) -> None:
+        unsupported = UNSUPPORTED_FLAGS.get(instr.cmd, ())
+        for flag in instr.flags:
+            if flag in unsupported:
+                raise ConfigError(f"{instr.cmd} --{flag} is not supported by podium build",
+                                  where=instr.where(self.path))
         handler = getattr(self, "_i_" + instr.cmd.lower())
         try:
             handler(st, instr)
@@ -601,8 +617,6 @@ class Builder:
         return ids["uid"], gid
 
     def _i_run(self, st: Stage, instr: parser.Instruction) -> None:
-        if "mount" in instr.flags:
-            raise ConfigError("RUN --mount is not supported by podium build")
         network = instr.flags.get("network") or self.network
         if network not in NETWORKS:
             raise ConfigError(f"RUN --network={network}: use none, host or default")
