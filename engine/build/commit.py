@@ -211,6 +211,20 @@ def _xattrs(host: str) -> dict[str, str]:
 # ---- the two differs ----------------------------------------------------------------
 
 
+def needs_merged_view(upper: Path) -> bool:
+    """Whether overlay's redirect_dir or metacopy features left entries in ``upper`` that
+    are not whole (a renamed directory's children stay below; a chmod copies no data):
+    then only a merged view of the upper dir over its lowers tells what changed."""
+    for _rel, host, _st in _walk(str(upper)):
+        try:
+            names = os.listxattr(host, follow_symlinks=False)
+        except OSError:
+            continue
+        if any(n in ("trusted.overlay.redirect", "trusted.overlay.metacopy") for n in names):
+            return True
+    return False
+
+
 def diff_upper(upper: Path, lowers: list[Path], out: Path) -> int:
     """overlay's upper dir -> layer tarball at ``out``; returns the number of entries."""
     have = {m: lower_exists(lowers, m) for m in MOUNT_POINTS}

@@ -78,4 +78,15 @@ def changes_to_layer(upper: Path, merged: Path, lowers: list[Path], out: Path, *
     """Upper dir (overlay) or full copy -> layer tarball at ``out``."""
     if copied:
         return commit.diff_copy(merged, lowers, out)
+    if commit.needs_merged_view(upper):
+        view = Path(tempfile.mkdtemp(prefix="view-", dir=out.parent))
+        try:
+            mode = mount_rootfs([upper, *lowers], view / "u", view / "w", view / "m")
+            try:
+                return commit.diff_copy(view / "m", lowers, out)
+            finally:
+                if mode == "overlay":
+                    unmount_rootfs(view / "m")
+        finally:
+            rmtree(view)
     return commit.diff_upper(upper, lowers, out)

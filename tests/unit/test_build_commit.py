@@ -89,3 +89,14 @@ def test_copy_fallback_finds_the_same_changes(tmp_path: Path, lowers: list[Path]
     out = tmp_path / "layer.tar"
     diff_copy(merged, lowers, out)
     assert set(names(out)) == {"etc", "etc/new", "etc/.wh.gone", ".wh.dir", "etc/keep"}
+
+
+@needs_root
+def test_redirected_dirs_need_the_merged_view(tmp_path: Path) -> None:
+    from podium.engine.build.commit import needs_merged_view
+
+    up = tmp_path / "upper"
+    (up / "renamed").mkdir(parents=True)
+    assert not needs_merged_view(up)
+    os.setxattr(up / "renamed", "trusted.overlay.redirect", b"/old")
+    assert needs_merged_view(up)
