@@ -324,8 +324,13 @@ class Builder:
         if ensure is not None:
             try:
                 got = ensure(ref, "missing")
-            except PodiumError as exc:
-                raise type(exc)(f"{instr.where(self.path)}: FROM {ref}: {exc}") from None
+            except ImageNotFound as exc:
+                raise ImageNotFound(f"{instr.where(self.path)}: FROM {ref}: {exc}: pull it "
+                                    "(podium pull) or build it first") from None
+            except PodiumError as exc:  # registry errors: keep their class (and exit code)
+                exc.message = f"{instr.where(self.path)}: FROM {ref}: {exc}"
+                exc.args = (exc.message,)
+                raise
             if isinstance(got, dict) and "id" in got:
                 return got
             return ims.resolve(ref)
