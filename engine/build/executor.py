@@ -310,12 +310,13 @@ class Builder:
 
     def _from_image(self, ref: str, instr: parser.Instruction) -> dict[str, Any]:
         ims = self.engine.images
+        what = "FROM " if instr.cmd == "FROM" else f"{instr.cmd} --from="
         try:
             return ims.resolve(ref)
         except ImageNotFound:
             pass
         except ConfigError as exc:
-            raise ConfigError(f"FROM {ref}: {exc.message}", where=instr.where(self.path)) from None
+            raise ConfigError(f"{what}{ref}: {exc.message}", where=instr.where(self.path)) from None
         ensure = getattr(ims, "ensure", None)
         if ensure is None:
             from .. import images as images_mod
@@ -325,16 +326,16 @@ class Builder:
             try:
                 got = ensure(ref, "missing")
             except ImageNotFound as exc:
-                raise ImageNotFound(f"{instr.where(self.path)}: FROM {ref}: {exc}: pull it "
+                raise ImageNotFound(f"{instr.where(self.path)}: {what}{ref}: {exc}: pull it "
                                     "(podium pull) or build it first") from None
             except PodiumError as exc:  # registry errors: keep their class (and exit code)
-                exc.message = f"{instr.where(self.path)}: FROM {ref}: {exc}"
+                exc.message = f"{instr.where(self.path)}: {what}{ref}: {exc}"
                 exc.args = (exc.message,)
                 raise
             if isinstance(got, dict) and "id" in got:
                 return got
             return ims.resolve(ref)
-        raise ImageNotFound(f"{instr.where(self.path)}: FROM {ref}: image not known locally: "
+        raise ImageNotFound(f"{instr.where(self.path)}: {what}{ref}: image not known locally: "
                             "pull it (podium pull) or build it first")
 
     def _step(self, st: Stage, instr: parser.Instruction) -> None:
@@ -347,7 +348,7 @@ class Builder:
         try:
             handler(st, instr)
         except ConfigError as exc:
-            if exc.where:
+            if exc.where or exc.message.startswith(instr.where(self.path) + ":"):
                 raise
             raise ConfigError(exc.message, where=instr.where(self.path)) from None
 
