@@ -52,6 +52,7 @@ class Source:
     host: str                 # the resolved host path
     is_dir: bool
     rel: str                  # relative to its root: what the ignore file sees
+    name: str = ""            # the name as written (a symlink's, not its target's)
 
 
 class Outside(ConfigError):
@@ -146,7 +147,7 @@ def sources(root: str, words: list[str], *, matcher: Matcher | None, context: bo
                         if matcher and matcher.patterns else "")
                 raise ConfigError(f"{what} {word!r}: no such file or directory in the "
                                   f"{'build context' if context else 'source image'}{hint}")
-            out.append(Source(word, host, os.path.isdir(host), rrel))
+            out.append(Source(word, host, os.path.isdir(host), rrel, posixpath.basename(rel)))
     return out
 
 
@@ -187,7 +188,7 @@ def collect(srcs: list[Source], *, matcher: Matcher | None, dest_is_dir: bool,
         elif archives and is_archive(s.host):
             entries.append(Entry("", s.host, st, archive=True))
         else:
-            name = os.path.basename(s.host) if dest_is_dir else ""
+            name = (s.name or os.path.basename(s.host)) if dest_is_dir else ""
             entries.append(Entry(name, s.host, st))
     return entries
 

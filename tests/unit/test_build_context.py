@@ -41,6 +41,8 @@ def test_escapes_are_refused(tree: Path, word: str) -> None:
 def test_symlinks_inside_are_followed(tree: Path) -> None:
     (s,) = ctx.sources(str(tree), ["inside"], matcher=None, context=True, what="COPY")
     assert s.host == os.path.join(os.path.realpath(tree), "d", "f")
+    (e,) = ctx.collect([s], matcher=None, dest_is_dir=True)
+    assert e.rel == "inside"                     # the link's name, the target's content
     (s,) = ctx.sources(str(tree), ["absinside/e"], matcher=None, context=True, what="COPY")
     assert s.is_dir and s.rel == "d/e"
 
