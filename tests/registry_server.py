@@ -75,7 +75,7 @@ class Registry:
     def __init__(self, *, htpasswd: bool = False, base: Path | None = None) -> None:
         self.base = base or Path(tempfile.mkdtemp(prefix="pdmreg", dir="/tmp"))
         self.storage = self.base / "storage"
-        self.storage.mkdir(exist_ok=True)
+        self.storage.mkdir(parents=True, exist_ok=True)
         self.auth = (USER, PASSWORD) if htpasswd else None
         if htpasswd:
             import bcrypt

@@ -222,10 +222,12 @@ class _BlobReader:
         self.chunks, self.desc, self.what, self.prog, self.stop = chunks, desc, what, prog, stop
         self.sha = hashlib.sha256()
         self.count = 0
-        self.buf = b""
+        self.buf = b""   # the current chunk; bytes before ``pos`` were handed out
+        self.pos = 0
         self.eof = False
 
     def _more(self) -> bool:
+        """Replace the (consumed) buffer with the next chunk; False at the verified end."""
         import httpx
 
         if self.stop.is_set():
@@ -246,7 +248,7 @@ class _BlobReader:
                                  f"{self.desc['size']} bytes the manifest gives: refusing it")
         self.sha.update(chunk)
         self.prog.advance(self.desc["digest"], len(chunk))
-        self.buf += chunk
+        self.buf, self.pos = chunk, 0
         return True
 
     def _verify(self) -> None:
@@ -258,19 +260,25 @@ class _BlobReader:
                                  "refusing it, nothing was stored")
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            while not self.eof and self._more():
-                pass
-            data, self.buf = self.buf, b""
-            return data
-        while len(self.buf) < n and not self.eof and self._more():
-            pass
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        """Up to ``n`` bytes (all with -1); copies only what it returns (no O(n^2) slicing)."""
+        want = -1 if n is None or n < 0 else n
+        parts = []
+        while want != 0:
+            avail = len(self.buf) - self.pos
+            if avail == 0:
+                if self.eof or not self._more():
+                    break
+                continue
+            take = avail if want < 0 else min(avail, want)
+            parts.append(self.buf[self.pos:self.pos + take] if take < len(self.buf) else self.buf)
+            self.pos += take
+            if want > 0:
+                want -= take
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def drain(self) -> None:
         while not self.eof and self._more():
-            self.buf = b""
+            pass
 
 
 def _fetch_layer(client: RegistryClient, ref: Reference, desc: dict[str, Any], diff_id: str,
