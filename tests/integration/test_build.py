@@ -246,3 +246,46 @@ CMD ["cat", "msg"]
     r = podman("run", "--rm", "--network", "none", "localhost/frompodium:latest",
                "sh", "-c", "test -e /bin/ed || echo deleted; test -x /bin/vi && echo vi")
     assert r.stdout.split() == ["deleted", "vi"]
+
+
+def test_config_instructions(podium: Podium, image: str, tmp_path: Path) -> None:
+    """The config-only instructions land in the image config as Docker writes them, SHELL
+    changes how RUN runs, ONBUILD triggers run in the child build, HEALTHCHECK is used."""
+    ctx = _context(tmp_path, f"""\
+FROM {image} AS parent
+ONBUILD RUN echo triggered > /onbuild
+FROM parent
+SHELL ["/bin/sh", "-ec"]
+RUN echo "$0 $-" > /shell
+ENV PATH=/opt/bin:$PATH
+EXPOSE 80 53/udp 8000-8001
+LABEL a=b "c d"="e f"
+STOPSIGNAL SIGINT
+VOLUME ["/data"]
+HEALTHCHECK --interval=2s --timeout=1s --retries=2 CMD test -f /onbuild
+ENTRYPOINT ["/bin/sh", "-c"]
+""")
+    podium("build", "-t", "configured", "--label", "from=cli", str(ctx))
+    cfg = json.loads(podium("image", "inspect", "configured").stdout)[0]["Config"]
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and not cfg.get("Cmd")  # base CMD dropped
+    assert set(cfg["ExposedPorts"]) == {"80/tcp", "53/udp", "8000/tcp", "8001/tcp"}
+    assert cfg["Labels"] == {"a": "b", "c d": "e f", "from": "cli"}
+    assert cfg["StopSignal"] == "SIGINT" and cfg["Volumes"] == {"/data": {}}
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /onbuild"],
+                                  "Interval": 2_000_000_000, "Timeout": 1_000_000_000,
+                                  "Retries": 2}
+    assert cfg["Env"][0].startswith("PATH=/opt/bin:/usr/local/sbin")
+    assert not cfg.get("OnBuild")
+    r = podium("run", "--rm", "configured", "cat /onbuild /shell")
+    onbuild, shell, flags = r.stdout.split()
+    assert (onbuild, shell) == ("triggered", "/bin/sh") and "e" in flags  # RUN ran as sh -ec
+    podium("run", "-d", "--name", "hc", "configured", "sleep 30")
+    import time
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = podium("inspect", "-f", "{{.State.Health.Status}}", "hc").stdout.strip()
+        if status == "healthy":
+            break
+        time.sleep(0.5)
+    assert status == "healthy"
