@@ -532,6 +532,22 @@ def test_example_batch(podium: Podium, image: str) -> None:
 
 # ---- generate kube: deterministic, valid, and a round trip ----------------------------------------
 
+def kubernetes_valid(text: str) -> None:
+    """Every document validates (strictly: no unknown field) against a current Kubernetes release's schema."""
+    import kubernetes_validate
+    from ruamel.yaml import YAML
+
+    version = kubernetes_validate.latest_version()
+    docs = [d for d in YAML(typ="safe", pure=True).load_all(text) if d]
+    assert docs
+    for d in docs:
+        try:
+            kubernetes_validate.validate(d, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{d['kind']} {d['metadata']['name']} is not valid Kubernetes {version}: {exc.message} "
+                        f"at {'.'.join(str(p) for p in exc.path)}")
+
+
 @pytest.mark.parametrize("name", [n for n in PLAYED if n not in ("pvc",)])
 def test_generate_round_trip(podium: Podium, image: str, tmp_path: Path, name: str) -> None:
     from ruamel.yaml import YAML
@@ -542,6 +558,8 @@ def test_generate_round_trip(podium: Podium, image: str, tmp_path: Path, name: s
     pod = sorted(podium("pod", "ps", "--format", "{{.Name}}").stdout.split())[0]
     text = podium("generate", "kube", pod).stdout
     assert podium("kube", "generate", pod).stdout == text  # byte-identical twice
+    kubernetes_valid(text)
+    kubernetes_valid(podium("generate", "kube", "--service", "--type", "deployment", "--replicas", "3", pod).stdout)
     out = tmp_path / "generated.yaml"
     out.write_text(text)
     assert load([str(out)], validate="strict").warnings == []  # podium's own schemas, no unknown field
@@ -559,3 +577,28 @@ def test_generate_round_trip(podium: Podium, image: str, tmp_path: Path, name: s
     assert copy["spec"] == orig["spec"]
     assert copy["metadata"].get("labels") == orig["metadata"].get("labels")
     assert copy["metadata"].get("annotations") == orig["metadata"].get("annotations")
+
+
+@pytest.mark.parametrize("name", ["probes", "host-aliases-dns"])
+def test_generate_deployment_round_trip(podium: Podium, image: str, tmp_path: Path, name: str) -> None:
+    """--type deployment --replicas 2, played again: two pods whose spec is the original pod's."""
+    from ruamel.yaml import YAML
+
+    podium("play", "kube", prepare(tmp_path, name))
+    pod = podium("pod", "ps", "--format", "{{.Name}}").stdout.split()[0]
+    text = podium("generate", "kube", "--type", "deployment", "--replicas", "2", pod).stdout
+    kubernetes_valid(text)
+    y = YAML(typ="safe", pure=True)
+    dep = [d for d in y.load_all(text) if d["kind"] == "Deployment"][0]
+    assert (dep["metadata"]["name"], dep["spec"]["replicas"]) == (f"{pod}-deployment", 2)
+    out = tmp_path / "deployment.yaml"
+    out.write_text(text)
+    podium("play", "kube", str(out))
+    pods = sorted(podium("pod", "ps", "--format", "{{.Name}}").stdout.split())
+    assert pods == sorted([pod, f"{pod}-deployment-pod-0", f"{pod}-deployment-pod-1"])
+    orig = [d for d in y.load_all(podium("generate", "kube", pod).stdout) if d["kind"] == "Pod"][0]
+    for replica in pods[1:]:
+        copy = [d for d in y.load_all(podium("generate", "kube", replica).stdout) if d["kind"] == "Pod"][0]
+        assert copy["spec"] == orig["spec"]
+    podium("kube", "down", str(out))
+    assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [pod]
