@@ -33,6 +33,7 @@ FLAGS: dict[str, dict[str, bool]] = {
     "HEALTHCHECK": {"interval": True, "timeout": True, "start-period": True, "start-interval": True,
                     "retries": True},
 }
+_HEREDOC = re.compile(r"(?<![<\d])<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?(?:\s|$)")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 
 
@@ -182,6 +183,9 @@ def _check(i: Instruction, path: str) -> None:
     """The syntax errors Docker reports at parse time."""
     cmd, args = i.cmd, i.args
     # a bracketed argument that is not a JSON list of strings is shell form, as in Docker
+    if cmd in ("RUN", "COPY", "ADD") and i.json is None and _HEREDOC.search(args):
+        raise _error(path, i.line, f"{cmd}: heredocs (<<WORD) are BuildKit syntax that podium "
+                                   "build does not support: put the script in a file and COPY it")
     if cmd not in ("CMD", "ENTRYPOINT", "RUN") and not args:
         raise _error(path, i.line, f"{cmd} requires at least one argument")
     if cmd == "RUN" and not args:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def _build_args(p: Parser) -> None:
     multi(p, "-t", "--tag", help="name for the image (repeatable)")
     p.add_argument("-f", "--file", help="the Containerfile (default CONTEXT/Containerfile, "
-                                        "else CONTEXT/Dockerfile)")
+                                        "else CONTEXT/Dockerfile; - reads stdin)")
     multi(p, "--build-arg", help="KEY=VALUE for an ARG (repeatable; KEY alone takes "
                                  "the value from the environment)")
     p.add_argument("--target", help="build up to this stage")
@@ -56,10 +56,24 @@ def do_build(a: argparse.Namespace, g: Any) -> int:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
-    iid = Builder(g.engine, a.context, containerfile=a.file, tags=list(a.tag),
-                  build_args=_parse_build_args(a.build_arg), target=a.target,
-                  no_cache=a.no_cache, labels=kv(a.label, "label"), progress=say,
-                  network=a.network).run()
+    containerfile, stdin_copy = a.file, None
+    if a.file == "-":  # the build file on stdin: a private copy the builder reads by path
+        import os
+        import tempfile
+
+        fd, stdin_copy = tempfile.mkstemp(prefix="podium-build-", suffix=".Containerfile")
+        with os.fdopen(fd, "wb") as f:
+            f.write(sys.stdin.buffer.read())
+        containerfile = stdin_copy
+    try:
+        iid = Builder(g.engine, a.context, containerfile=containerfile, tags=list(a.tag),
+                      build_args=_parse_build_args(a.build_arg), target=a.target,
+                      no_cache=a.no_cache, labels=kv(a.label, "label"), progress=say,
+                      network=a.network).run()
+    finally:
+        if stdin_copy:
+            import os
+            os.unlink(stdin_copy)
     if not a.quiet:
         from podium.engine.images import normalize_name
         for t in a.tag:

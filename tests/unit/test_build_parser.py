@@ -64,12 +64,19 @@ def test_flags() -> None:
     ("FROM x\nENV ONLYKEY\n", 2, "two arguments"),
     ("FROM x\nONBUILD FROM y\n", 2, "not allowed as an ONBUILD"),
     ("# escape=x\nFROM y\n", 1, "invalid escape"),
+    ("FROM x\nRUN <<EOF\necho hi\nEOF\n", 2, "heredocs"),
+    ("FROM x\nRUN cat <<-'END' > /f\n", 2, "heredocs"),
 ])
 def test_syntax_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as e:
         parse(text, "dir/Containerfile")
     assert str(e.value).startswith(f"dir/Containerfile:{line}: ")
     assert words in str(e.value)
+
+
+def test_not_heredocs() -> None:
+    for text in ("RUN echo $((1<<2))", "RUN cat <<< word", "RUN echo '<<'"):
+        parse_instruction(text, 1)
 
 
 def test_empty_file() -> None:
