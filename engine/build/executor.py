@@ -24,7 +24,7 @@ import os
 import posixpath
 import time
 
-from ..errors import ConfigError, ImageNotFound, PodiumError, RuntimeFailure
+from ..errors import ConfigError, ImageNotFound, PodiumError
 from . import cache as cachemod
 from . import ignore, parser
 from .shellwords import name_values, process_word, process_words, split_quoted

@@ -21,7 +21,7 @@ from ..errors import PodiumError, RuntimeFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Callable
 
     from ..engine import Engine
     from .executor import Stage

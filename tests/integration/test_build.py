@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -192,7 +194,7 @@ def test_bad_input_fails_clearly_and_stores_nothing(podium: Podium, image: str, 
 def test_python_api_and_example(podium: Podium, tmp_path: Path) -> None:
     """The engine API compose and kube call; and examples/busybox/build.sh."""
     need(os.path.exists("/bin/busybox"), "busybox-static is not installed")
-    env = {**podium.env, "PODIUM": f"{podium_cmd()}"}
+    env = {**podium.env, "PODIUM": f"{sys.executable} -m podium"}
     r = subprocess.run([str(REPO / "examples" / "busybox" / "build.sh"), "localhost/busybox"],
                        env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
@@ -217,11 +219,6 @@ def test_python_api_and_example(podium: Podium, tmp_path: Path) -> None:
         eng.close()
     assert [e["Actor"]["ID"] for e in built][-1] == "sha256:" + iid
     assert len(built) == 2                           # the example's build and this one
-
-
-def podium_cmd() -> str:
-    import sys
-    return f"{sys.executable} -m podium"
 
 
 @pytest.mark.podman
@@ -280,7 +277,6 @@ ENTRYPOINT ["/bin/sh", "-c"]
     onbuild, shell, flags = r.stdout.split()
     assert (onbuild, shell) == ("triggered", "/bin/sh") and "e" in flags  # RUN ran as sh -ec
     podium("run", "-d", "--name", "hc", "configured", "sleep 30")
-    import time
     deadline = time.monotonic() + 60
     status = ""
     while time.monotonic() < deadline:
