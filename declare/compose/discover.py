@@ -131,8 +131,8 @@ def discover(files: list[str] | None, *, project_dir: str | None = None, env_fil
     if not given and env.get("COMPOSE_FILE"):
         sep = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         given = [here(p) for p in env["COMPOSE_FILE"].split(sep) if p]
-    if not given:
-        given = find_default_files(cwd, warnings)
+    if not given:  # --project-directory is where Docker Compose looks for the default files
+        given = find_default_files(workdir if project_dir is not None else cwd, warnings)
     for f in given:
         if f != "-" and not os.path.isfile(f):
             raise ConfigError(f"compose file {f} not found" if not os.path.isdir(f) else f"compose file {f} is a directory")

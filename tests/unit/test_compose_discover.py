@@ -181,3 +181,10 @@ def test_dotenv_of_a_project_found_in_a_parent(tmp_path: Path) -> None:
                      "sub/.keep": ""})
     p = load_project(cwd=str(tmp_path / "sub"), environ={})
     assert p.services["web"].image == "busybox:parent"
+
+
+def test_project_directory_is_where_default_files_are_found(tmp_path: Path) -> None:
+    write(tmp_path, {"proj/compose.yaml": SVC.format(name="web"), "elsewhere/.keep": ""})
+    p = load_project(project_dir=str(tmp_path / "proj"), cwd=str(tmp_path / "elsewhere"), environ={})
+    assert p.config_files == [str(tmp_path / "proj/compose.yaml")]
+    assert p.name == "proj"
