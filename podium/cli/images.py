@@ -23,6 +23,12 @@ def human_size(n: float) -> str:
     return str(n)
 
 
+def _repo(name: str) -> str:
+    """``host:5000/x:tag`` or ``host:5000/x@sha256:...`` -> ``host:5000/x``."""
+    name = name.partition("@")[0]
+    return name[:name.rfind(":")] if name.rfind(":") > name.rfind("/") else name
+
+
 def _rows(eng: Any) -> list[dict[str, Any]]:
     from podium.engine.timeutil import parse_iso
     counts = {r[0]: r[1] for r in eng.store.query(
@@ -32,7 +38,7 @@ def _rows(eng: Any) -> list[dict[str, Any]]:
         created = parse_iso(img["created"])
         rows.append({
             "Id": img["id"], "ParentId": "", "RepoTags": img["names"] or None,
-            "RepoDigests": [n.rsplit(":", 1)[0] + "@" + img["digest"] for n in img["names"]] or None,
+            "RepoDigests": sorted({_repo(n) + "@" + img["digest"] for n in img["names"]}) or None,
             "Size": img["size"], "SharedSize": 0, "VirtualSize": img["size"],
             "Labels": (img["config"].get("config") or {}).get("Labels") or None,
             "Containers": counts.get(img["id"], 0), "Names": img["names"] or None,
@@ -66,7 +72,7 @@ def do_images(a: argparse.Namespace, g: Any) -> int:
     flat = []
     for r in rows:
         for name in r["Names"] or ["<none>:<none>"]:
-            repo, _, tag = name.rpartition(":")
+            repo, _, tag = name.rpartition(":") if "@" not in name else (_repo(name), "", "<none>")
             flat.append({**r, "Repository": repo, "Tag": tag, "ID": r["Id"] if a.no_trunc else r["Id"][:12],
                          "CreatedSince": human_duration(time.time() - r["Created"]) + " ago",
                          "SizeText": human_size(r["Size"])})
