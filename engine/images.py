@@ -290,7 +290,8 @@ class ImageStore:
         history = cfg.get("history") or []
         repos = [n for n in img["names"] if "@" not in n]
         digests = sorted({(n.rsplit(":", 1)[0] if n.rfind(":") > n.rfind("/") else n)
-                          + "@" + img["digest"] for n in repos})
+                          + "@" + img["digest"]
+                          for n in (name.partition("@")[0] for name in img["names"])})
         inner = cfg.get("config") or {}
         return {
             "Id": img["id"], "Digest": img["digest"], "RepoTags": repos, "RepoDigests": digests,
