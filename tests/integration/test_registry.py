@@ -100,8 +100,16 @@ def test_push_pull_round_trip_chunked(pod: Podium, image: str, registry: Registr
     again = pod("pull", "--tls-verify=false", dest)
     assert again.stdout.strip() == iid
     assert "skipped: already exists" in again.stderr
-    # rmi removes everything the pull stored
+    # pulled by digest alone: listed without a tag, found by digest, RepoDigests as Podman's
+    by_digest = f"{registry.host}/test/busybox@{digest}"
     pod("rmi", dest)
+    assert pod("pull", "-q", "--tls-verify=false", by_digest).stdout.strip() == iid
+    rows = pod("images", "--format", "{{.Repository}} {{.Tag}}").stdout.splitlines()
+    assert rows == [f"{registry.host}/test/busybox <none>"]
+    info = json.loads(pod("image", "inspect", by_digest).stdout)[0]
+    assert info["RepoTags"] == [] and info["RepoDigests"] == [by_digest]
+    # rmi removes everything the pull stored
+    pod("rmi", by_digest)
     assert store_state(pod)["images"] == []
     assert store_state(pod)["layers"] == [] and store_state(pod)["blobs/sha256"] == []
 
