@@ -100,6 +100,9 @@ def test_push_pull_round_trip_chunked(pod: Podium, image: str, registry: Registr
     again = pod("pull", "--tls-verify=false", dest)
     assert again.stdout.strip() == iid
     assert "skipped: already exists" in again.stderr
+    events = pod("events", "--stream=false", "--filter", "type=image", "--format",
+                 "{{.Status}} {{.Name}}").stdout.splitlines()
+    assert f"push {dest}" in events and f"pull {dest}" in events, events
     # pulled by digest alone: listed without a tag, found by digest, RepoDigests as Podman's
     by_digest = f"{registry.host}/test/busybox@{digest}"
     pod("rmi", dest)
