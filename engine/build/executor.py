@@ -161,8 +161,7 @@ class Builder:
         target = self._target(stages)
         bases = [self._expand(s.base, self.meta_args, s.from_instr) for s in stages]
         needed = self._needed(stages, bases, target)
-        total = sum(1 + len(stages[i].instructions) for i in needed)
-        self.step_no, self.step_total = 0, total
+        self.step_no = self.step_total = 0
         for i in sorted(needed):
             self.results[i] = self._build_stage(stages[i], bases[i], stages)
         unused = sorted(set(self.build_args) - self.used_args - set(PROXY_ARGS))
@@ -258,6 +257,7 @@ class Builder:
 
     def _build_stage(self, ps: parser.Stage, base: str, stages: list[parser.Stage]) -> Stage:
         st = Stage(ps.index, ps.name)
+        self.step_no, self.step_total = 0, 1 + len(ps.instructions)  # Podman counts per stage
         self._announce(st, ps.from_instr)
         platform = ps.from_instr.flags.get("platform")
         if platform:

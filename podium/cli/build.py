@@ -51,10 +51,18 @@ def do_build(a: argparse.Namespace, g: Any) -> int:
     if a.network not in (None, "none", "host", "default", "bridge"):
         raise ConfigError(f"invalid --network {a.network!r}: use none, host or default")
 
+    closed = []
+
     def say(line: str) -> None:
-        if not a.quiet:
+        if a.quiet or closed:
+            return
+        try:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away (| head): the build goes on
+            closed.append(True)
+            import os
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     containerfile, stdin_copy = a.file, None
     if a.file == "-":  # the build file on stdin: a private copy the builder reads by path
