@@ -67,14 +67,14 @@ CMD ["sh", "-c", "id -u; id -g; pwd; cat /srv/made; ls -ln /srv/app/note.txt; to
 """, {"note.txt": "hello\n"})
     out = podium("build", "-t", "multi", str(ctx))
     assert "RUN exit 1" not in out.stdout            # a stage the target does not need
-    lines = podium("run", "--rm", "multi").stdout.splitlines()
+    lines = podium("run", "--rm", "--network", "none", "multi").stdout.splitlines()
     assert lines[:3] == ["33", "33", "/home/www/work"]
     assert lines[3].startswith("made in")
     assert lines[4].split()[0] == "-rw-r-----" and lines[4].split()[2:4] == ["33", "33"]
     assert lines[5].split()[2:4] == ["33", "33"]      # WORKDIR made for USER www: writable
     # --target stops at a stage; its image has the builder's files and user
     podium("build", "-t", "builderonly", "--target", "builder", str(ctx))
-    r = podium("run", "--rm", "builderonly", "sh", "-c", "id -u; ls /out")
+    r = podium("run", "--rm", "--network", "none", "builderonly", "sh", "-c", "id -u; ls /out")
     assert r.stdout.split() == ["0", "busybox", "made"]
 
 
@@ -89,7 +89,7 @@ RUN cat /proc/sys/kernel/random/uuid > /uuid2
 CMD ["sh", "-c", "cat /uuid /uuid2 /copied /other.txt"]
 """, {"app.txt": "one\n", "other.txt": "x\n"})
     first = podium("build", "-q", "-t", "cached", str(ctx)).stdout.strip()
-    out1 = podium("run", "--rm", "cached").stdout.split()
+    out1 = podium("run", "--rm", "--network", "none", "cached").stdout.split()
     assert out1[2:] == ["one", "x"]
 
     before = _creates(podium)
@@ -97,14 +97,14 @@ CMD ["sh", "-c", "cat /uuid /uuid2 /copied /other.txt"]
     assert again.stdout.strip().splitlines()[-1] == first   # the same image
     assert again.stdout.count("Using cache") == 5
     assert _creates(podium) == before                # no RUN container this time
-    assert podium("run", "--rm", "cached").stdout.split() == out1   # same uuids: not re-run
+    assert podium("run", "--rm", "--network", "none", "cached").stdout.split() == out1   # same uuids: not re-run
 
     (ctx / "other.txt").write_text("y\n")            # only the second COPY's input changes
     before = _creates(podium)
     third = podium("build", "-q", "-t", "cached", str(ctx)).stdout.strip()
     assert third != first
     assert _creates(podium) == before + 1            # exactly one RUN ran: the one after it
-    out3 = podium("run", "--rm", "cached").stdout.split()
+    out3 = podium("run", "--rm", "--network", "none", "cached").stdout.split()
     assert out3[0] == out1[0] and out3[1] != out1[1] and out3[2:] == ["one", "y"]
 
     os.chmod(ctx / "app.txt", 0o600)                 # a mode change is a change too
@@ -131,12 +131,12 @@ CMD ["sh", "-c", "cat /seen; echo env $FROM_ARG $TAG_SEEN; echo [$GREETING]"]
 """)
     podium("build", "-t", "args", "--build-arg", f"BASE={image}", "--build-arg", "TAG=v2",
            "--build-arg", "GREETING=hi there", str(ctx))
-    lines = podium("run", "--rm", "args").stdout.splitlines()
+    lines = podium("run", "--rm", "--network", "none", "args").stdout.splitlines()
     assert lines == ["run saw [hi there] [v2] [unset]", "env hi there v2", "[]"]  # ARG not kept
     labels = json.loads(podium("image", "inspect", "args").stdout)[0]["Config"]["Labels"]
     assert labels["greeting"] == "hi there"
     podium("build", "-t", "args2", "--build-arg", f"BASE={image}", str(ctx))
-    assert podium("run", "--rm", "args2").stdout.splitlines()[0] == \
+    assert podium("run", "--rm", "--network", "none", "args2").stdout.splitlines()[0] == \
         "run saw [hello world] [unused] [unset]"
     r = podium("build", "-t", "args3", "--build-arg", f"BASE={image}", "--build-arg", "NOPE=1",
                str(ctx))
@@ -155,7 +155,7 @@ def test_containerignore(podium: Podium, image: str, tmp_path: Path) -> None:
     with tarfile.open(ctx / "data.tar.gz", "w:gz") as tf:
         tf.add(src / "d", "d")
     podium("build", "-t", "ignored", str(ctx))
-    found = podium("run", "--rm", "ignored", "find", "/ctx", "/unpacked", "-type", "f").stdout.split()
+    found = podium("run", "--rm", "--network", "none", "ignored", "find", "/ctx", "/unpacked", "-type", "f").stdout.split()
     assert sorted(found) == ["/ctx/.containerignore", "/ctx/Containerfile", "/ctx/data.tar.gz",
                              "/ctx/keep.txt", "/ctx/logs/important.log", "/ctx/src/deep/y.py",
                              "/unpacked/d/f"]
@@ -198,7 +198,7 @@ def test_python_api_and_example(podium: Podium, tmp_path: Path) -> None:
     r = subprocess.run([str(REPO / "examples" / "busybox" / "build.sh"), "localhost/busybox"],
                        env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
-    assert podium("run", "--rm", "--user", "www", "localhost/busybox", "id", "-un").stdout == "www\n"
+    assert podium("run", "--rm", "--network", "none", "--user", "www", "localhost/busybox", "id", "-un").stdout == "www\n"
 
     from podium.engine.build import build
 
@@ -211,7 +211,7 @@ def test_python_api_and_example(podium: Podium, tmp_path: Path) -> None:
     finally:
         eng.close()
     assert len(iid) == 64 and any(ln.startswith("STEP 2/3: RUN") for ln in lines)
-    assert podium("run", "--rm", "viaapi").stdout == "api\n"
+    assert podium("run", "--rm", "--network", "none", "viaapi").stdout == "api\n"
     eng = podium.engine()
     try:
         built = eng.events.list(filters=["type=image", "event=build"])
@@ -273,10 +273,10 @@ ENTRYPOINT ["/bin/sh", "-c"]
                                   "Retries": 2}
     assert cfg["Env"][0].startswith("PATH=/opt/bin:/usr/local/sbin")
     assert not cfg.get("OnBuild")
-    r = podium("run", "--rm", "configured", "cat /onbuild /shell")
+    r = podium("run", "--rm", "--network", "none", "configured", "cat /onbuild /shell")
     onbuild, shell, flags = r.stdout.split()
     assert (onbuild, shell) == ("triggered", "/bin/sh") and "e" in flags  # RUN ran as sh -ec
-    podium("run", "-d", "--name", "hc", "configured", "sleep 30")
+    podium("run", "-d", "--network", "none", "--name", "hc", "configured", "sleep 30")
     deadline = time.monotonic() + 60
     status = ""
     while time.monotonic() < deadline:
