@@ -244,6 +244,8 @@ class Containers:
             else:
                 vols.create(m["volume"], exist_ok=True)
             m["source"] = vols.data_dir(m["volume"])
+            if m.get("subpath"):
+                m["source"] = _subpath(m["source"], m["subpath"], m["volume"])
 
     # ---- remove -------------------------------------------------------------------
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False,
@@ -297,6 +299,19 @@ class Containers:
                 self.engine.events.container({**c, "name": new}, "rename", oldName=c["name"])
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"the container name {new!r} is already in use") from None
+
+
+def _subpath(data: str, sub: str, volume: str) -> str:
+    """A directory (made if missing, as the kubelet does) or file inside a volume, never outside it."""
+    if sub.startswith("/") or ".." in sub.split("/"):
+        raise ConfigError(f"invalid subpath {sub!r} of volume {volume}: a relative path without '..' is needed")
+    path = os.path.join(data, sub)
+    real = os.path.realpath(path)
+    if real != os.path.realpath(data) and not real.startswith(os.path.realpath(data) + "/"):
+        raise ConfigError(f"subpath {sub!r} of volume {volume} leads outside the volume")
+    if not os.path.lexists(path):
+        os.makedirs(path, exist_ok=True)
+    return real
 
 
 def read_exit_file(path: os.PathLike[str] | str) -> int | None:

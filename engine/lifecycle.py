@@ -186,8 +186,8 @@ def _runtime_config(engine: "Engine", c: dict[str, Any], net: dict[str, Any]) ->
 def _prepare_volumes(config: dict[str, Any], rootfs: os.PathLike[str]) -> None:
     """Copy the image's content at a volume's mount point into the volume the first time."""
     for m in config["mounts"]:
-        if m["type"] != "volume" or not m.get("source"):
-            continue
+        if m["type"] != "volume" or not m.get("source") or m.get("subpath"):
+            continue  # a subpath is the volume's own content (the kubelet copies nothing either)
         src = os.path.join(rootfs, m["destination"].lstrip("/"))
         dst = m["source"]
         if os.path.isdir(src) and not os.path.islink(src) and not os.listdir(dst):

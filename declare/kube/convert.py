@@ -43,7 +43,6 @@ ANN_OWNER = "io.podium.kube.owner"        # container: "Kind/name" that declared
 LABEL_POD = "io.podium.kube.pod"          # volume: the pod it was made for (removed with it)
 LABEL_CLAIM = "io.podium.kube.claim"      # volume: made from a PersistentVolumeClaim
 LABEL_SOURCE = "io.podium.kube.source"    # volume: "emptyDir", "configMap/<name>" or "secret/<name>"
-SUBPATH_KEY = "kube_subpath"              # a bind mount's source inside a volume (resolved by play.py)
 ANN_PROBES = "io.podium.kube.probes"      # container: the probes as declared (JSON), for generate
 ANN_READINESS = "io.podium.kube.readiness"  # container: the readiness check podium runs (JSON)
 ANN_STARTUP = "io.podium.kube.startup"    # container: "true" when a startup probe gates the health check
@@ -460,10 +459,9 @@ class PodBuilder:
             spec.mounts.append({"type": "volume", "volume": name, "anonymous": False, "destination": dest,
                                 "rw": not ro})
             return
-        # a subPath of a volume: a bind of the directory (or file) inside the volume's data,
-        # whose host path play.py fills in once the volume exists
-        spec.mounts.append({"type": "bind", "source": "", SUBPATH_KEY: {"volume": name, "sub": sub, "file": file},
-                            "destination": dest, "rw": not ro, "options": ["rbind"] + (["ro"] if ro else [])})
+        # a subPath: the engine mounts that directory (made if missing) or file of the volume
+        spec.mounts.append({"type": "volume", "volume": name, "anonymous": False, "destination": dest,
+                            "rw": not ro, "subpath": sub})
         if not file:
             for v in self.plan.volumes:
                 if v.name == name and sub not in v.subdirs:

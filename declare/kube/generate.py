@@ -319,7 +319,10 @@ def _volume(engine: "Engine", pod: str, m: dict[str, Any], volumes: list[dict[st
         vname = _add(volumes, seen, f"host:{path}", _safe(path) + "-host", {"hostPath": {"path": path, "type": kind}})
         return {"name": vname, "mountPath": dest, **({"readOnly": True} if ro else {})}
     if m["type"] == "volume" and not m.get("anonymous"):
-        return _named(engine, pod, m["volume"], dest, ro, volumes, seen, docs)
+        vm = _named(engine, pod, m["volume"], dest, ro, volumes, seen, docs)
+        if m.get("subpath"):
+            vm["subPath"] = m["subpath"]
+        return vm
     return None
 
 

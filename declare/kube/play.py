@@ -19,7 +19,7 @@ import os
 
 from podium.engine.errors import AlreadyExists, ConfigError, NotFound, PodiumError, RuntimeFailure
 
-from .convert import LABEL_CLAIM, LABEL_POD, POD_IP, SUBPATH_KEY, WORKLOADS, Plan, PodPlan, pod_names
+from .convert import LABEL_POD, POD_IP, WORKLOADS, Plan, PodPlan, pod_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _host_paths(pod: PodPlan, undo: Undo) -> None:
 
 
 def _pod_volumes(engine: "Engine", pod: PodPlan, undo: Undo) -> None:
-    """configMap/secret/emptyDir volumes of a pod, filled; subPath mounts pointed inside them."""
+    """configMap/secret/emptyDir volumes of a pod, made and filled (subPath directories too)."""
     vols = engine.volumes
     for v in pod.volumes:
         existing = vols.get(v.name)
@@ -154,20 +154,6 @@ def _pod_volumes(engine: "Engine", pod: PodPlan, undo: Undo) -> None:
             os.makedirs(os.path.join(data, sub), exist_ok=True)
         if pod.fs_group is not None:
             _give_group(data, pod.fs_group)
-    for spec in pod.init + pod.containers:
-        for mnt in spec.mounts:
-            ref = mnt.pop(SUBPATH_KEY, None)
-            if ref is None:
-                continue
-            if vols.get(ref["volume"]) is None:
-                vols.create(ref["volume"], labels={LABEL_CLAIM: "true"})
-                undo.add(lambda n=ref["volume"]: vols.remove(n, force=True))
-            source = os.path.join(vols.data_dir(ref["volume"]), ref["sub"])
-            if not ref["file"]:
-                os.makedirs(source, exist_ok=True)
-            elif not os.path.exists(source):
-                raise ConfigError(f"pod {pod.name}: subPath {ref['sub']!r} is not in volume {ref['volume']}")
-            mnt["source"] = source
 
 
 def _give_group(root: str, gid: int) -> None:

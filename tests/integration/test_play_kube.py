@@ -217,6 +217,9 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 def _(podium: Podium, path: str, tmp: Path) -> None:
     assert podium("volume", "ls", "-q").stdout.split() == ["pgdata"]
     wait_for(lambda: podium("exec", "db-c", "cat", "/var/lib/data/boots", check=False).stdout)
+    assert file_in(podium, "db-c", "/var/lib/data/site/public/index.html") == "page\n"  # the subPath's directory
+    r = podium("volume", "rm", "pgdata", check=False)  # the subPath mount counts as a use of the volume
+    assert r.returncode != 0 and "pgdata is being used" in r.stderr
     podium("kube", "down", path)
     nothing_left(podium, volumes=("pgdata",))  # the claim keeps its data
     podium("play", "kube", path)
