@@ -577,7 +577,7 @@ class Builder:
                 raise ConfigError(f"{what} with more than one source: the destination {dest!r} "
                                   "must be a directory ending with /")
             entries = ctx.collect(found, matcher=self.matcher, dest_is_dir=dest_dir, archives=add)
-            inputs = ctx.digest(entries, keep_owner=False)
+            inputs = ctx.digest(entries, keep_owner=True)  # as tarsum did
             src_layers: list[str] = []
         else:
             src_layers = (src_stage.diff_ids() if src_stage is not None else
