@@ -232,7 +232,8 @@ def test_volume_kinds(tmp_path: Path) -> None:
     assert mounts["/scratch"]["volume"] == "p-scratch" and mounts["/scratch"]["rw"]
     assert mounts["/mem"]["type"] == "tmpfs" and f"size={2**20}" in mounts["/mem"]["options"]
     assert mounts["/conf"]["volume"] == "p-conf" and not mounts["/conf"]["rw"]  # configMaps mount read-only
-    assert mounts["/etc/app.ini"][convert.SUBPATH_KEY] == {"volume": "p-conf", "sub": "app.ini", "file": True}
+    assert mounts["/etc/app.ini"] == {"type": "volume", "volume": "p-conf", "anonymous": False,
+                                      "destination": "/etc/app.ini", "rw": False, "subpath": "app.ini"}
     assert mounts["/claim"]["volume"] == "data"
     vols = {v.name: v for v in p.volumes}
     assert vols["p-conf"].files == {"app.ini": (b"blue", 0o600), "nested/size": (b"L", 0o444)}
