@@ -85,11 +85,17 @@ def run_step(engine: "Engine", st: "Stage", argv: list[str], *, env: dict[str, s
             network="host" if network == "host" else
             ("none" if network == "none" else None),
             labels={BUILD_LABEL: "true"})
-        c = ctrs.create(spec)
-        cid = c["id"]
-        with ctrs.lock(cid):
-            c = ctrs.reload(cid)
-            launched, sock = lifecycle.start_locked(engine, c, attach=True, exit_command=False)
+        try:
+            c = ctrs.create(spec)
+            cid = c["id"]
+            with ctrs.lock(cid):
+                c = ctrs.reload(cid)
+                launched, sock = lifecycle.start_locked(engine, c, attach=True,
+                                                        exit_command=False)
+        except PodiumError as exc:  # e.g. no /bin/sh in the image: keep the class (126, 127)
+            exc.message = f"{where}: RUN {text}: {' '.join(str(exc).split())}"
+            exc.args = (exc.message,)
+            raise
         launched.close()
         assert sock is not None
         try:
