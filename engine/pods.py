@@ -344,7 +344,10 @@ def in_parallel(engine: "Engine", items: list[str], fn: Any) -> list[tuple[str, 
 
     The store's SQLite connection serves one thread at a time (a transaction
     belongs to the connection), so every worker opens its own on the same root;
-    the per-container file locks and SQLite's locking keep them apart.
+    the per-container file locks and SQLite's locking keep them apart. Meant for
+    a pod's members, which own no network set-up (they join the infra's
+    namespace): a network teardown forks, and a child forked while another
+    thread holds a host lock would inherit that lock.
     """
     if len(items) <= 1:
         out: list[tuple[str, PodiumError | None]] = []
