@@ -97,7 +97,7 @@ class Builder:
                  target: str | None = None, no_cache: bool = False,
                  labels: dict[str, str] | None = None,
                  progress: Callable[[str], None] | None = None,
-                 network: str | None = None) -> None:
+                 network: str | None = None, pull: str = "missing") -> None:
         self.engine = engine
         self.context = context
         self.containerfile = containerfile
@@ -108,6 +108,7 @@ class Builder:
         self.labels = dict(labels or {})
         self.say = progress or (lambda _line: None)
         self.network = network or "none"
+        self.pull = pull
         self.used_args: set[str] = set()
         self.results: dict[int, Stage] = {}
         self.cache = cachemod.Cache(engine)
@@ -311,12 +312,17 @@ class Builder:
     def _from_image(self, ref: str, instr: parser.Instruction) -> dict[str, Any]:
         ims = self.engine.images
         what = "FROM " if instr.cmd == "FROM" else f"{instr.cmd} --from="
-        try:
-            return ims.resolve(ref)
-        except ImageNotFound:
-            pass
-        except ConfigError as exc:
-            raise ConfigError(f"{what}{ref}: {exc.message}", where=instr.where(self.path)) from None
+        if self.pull in ("missing", "never"):
+            try:
+                return ims.resolve(ref)
+            except ImageNotFound:
+                if self.pull == "never":
+                    raise ImageNotFound(f"{instr.where(self.path)}: {what}{ref}: image not known "
+                                        "locally, and --pull=never: pull it or build it first"
+                                        ) from None
+            except ConfigError as exc:
+                raise ConfigError(f"{what}{ref}: {exc.message}",
+                                  where=instr.where(self.path)) from None
         ensure = getattr(ims, "ensure", None)
         if ensure is None:
             from .. import images as images_mod
@@ -324,7 +330,7 @@ class Builder:
             ensure = getattr(images_mod, "ensure", None)
         if ensure is not None:
             try:
-                got = ensure(ref, "missing")
+                got = ensure(ref, self.pull)
             except ImageNotFound as exc:
                 raise ImageNotFound(f"{instr.where(self.path)}: {what}{ref}: {exc}: pull it "
                                     "(podium pull) or build it first") from None
@@ -335,6 +341,8 @@ class Builder:
             if isinstance(got, dict) and "id" in got:
                 return got
             return ims.resolve(ref)
+        if self.pull not in ("missing", "never"):
+            raise ConfigError(f"--pull={self.pull}: this podium has no registry client")
         raise ImageNotFound(f"{instr.where(self.path)}: {what}{ref}: image not known locally: "
                             "pull it (podium pull) or build it first")
 

@@ -22,6 +22,8 @@ def _build_args(p: Parser) -> None:
     flag(p, "--no-cache", help="run every step again instead of using the layer cache")
     multi(p, "--label", help="KEY=VALUE label added to the image (repeatable)")
     p.add_argument("--network", help="network for RUN: none (default), host or default")
+    p.add_argument("--pull", default="missing", choices=["always", "missing", "never", "newer"],
+                   help="pull policy for FROM and COPY --from images (default missing)")
     flag(p, "-q", "--quiet", help="print only the image id")
     p.add_argument("context", nargs="?", default=".", help="the build context directory")
 
@@ -77,7 +79,7 @@ def do_build(a: argparse.Namespace, g: Any) -> int:
         iid = Builder(g.engine, a.context, containerfile=containerfile, tags=list(a.tag),
                       build_args=_parse_build_args(a.build_arg), target=a.target,
                       no_cache=a.no_cache, labels=kv(a.label, "label"), progress=say,
-                      network=a.network).run()
+                      network=a.network, pull=a.pull).run()
     finally:
         if stdin_copy:
             import os
