@@ -43,6 +43,8 @@ class Cache:
                 entry = json.load(f)
         except (OSError, ValueError):
             return None
+        if entry.get("empty"):
+            return entry  # the step changed nothing (a WORKDIR that existed)
         if "layer" in entry:
             from ..image_io import _layer_present
 
