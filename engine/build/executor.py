@@ -509,8 +509,8 @@ class Builder:
         st.meta = cachemod.key(st.meta, text)
         if cached:
             self.say(f"--> Using cache {layer[0][7:19] if layer else '(no change)'}")
-        elif layer is not None:
-            self.say(f"--> {layer[0][7:19]}")
+        else:
+            self.say(f"--> {layer[0][7:19] if layer else '(no change)'}")
 
     def _hit(self, entry: dict[str, Any] | None) -> tuple[bool, tuple[str, int] | None]:
         if entry is None:
