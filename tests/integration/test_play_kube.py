@@ -605,3 +605,26 @@ def test_generate_deployment_round_trip(podium: Podium, image: str, tmp_path: Pa
         assert copy["spec"] == orig["spec"]
     podium("kube", "down", str(out))
     assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [pod]
+
+
+def test_seccomp_localhost_profile(podium: Podium, image: str, tmp_path: Path) -> None:
+    """seccompProfile Localhost: the JSON profile on this host is the container's filter."""
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    path = tmp_path / "seccomp.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: filtered}\nspec:\n  containers:\n"
+                    "  - name: c\n    image: busybox\n    command: [sleep, '1000']\n    securityContext:\n"
+                    f"      seccompProfile: {{type: Localhost, localhostProfile: {profile}}}\n"
+                    "  - {name: free, image: busybox, command: [sleep, '1000']}\n")
+    podium("play", "kube", "--network", "none", str(path))
+    r = podium("exec", "filtered-c", "mkdir", "/tmp/x", check=False)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr + r.stdout
+    assert podium("exec", "filtered-free", "mkdir", "/tmp/x").returncode == 0
+    from ruamel.yaml import YAML
+    gen = YAML(typ="safe", pure=True).load(podium("generate", "kube", "filtered").stdout)
+    assert gen["spec"]["containers"][0]["securityContext"]["seccompProfile"] == {
+        "type": "Localhost", "localhostProfile": str(profile)}
+    profile.unlink()
+    r = podium("play", "kube", "--replace", "--network", "none", str(path), check=False)
+    assert r.returncode == 125 and f"seccompProfile.localhostProfile: seccomp profile {profile} not found" in r.stderr
