@@ -60,3 +60,49 @@ class Cache:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(entry, f)
         os.replace(tmp, path)
+
+
+def prune(engine: "Engine", *, older_than_s: float = 3600.0) -> list[str]:
+    """Drop the build cache: layers no image uses, stored more than ``older_than_s`` ago
+    (younger ones may belong to a build still running), and the entries that named them
+    or a removed image. Returns the layer digests removed. For ``image prune``-style
+    commands; a build never calls it."""
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from ..images import diff_ids
+    from ..timeutil import parse_iso
+
+    store, paths = engine.store, engine.paths
+    paths.ensure()
+    trash = Path(tempfile.mkdtemp(prefix="prune-", dir=paths.tmp))
+    gone: list[str] = []
+    try:
+        with store.write():
+            used = {d for img in store.images() for d in diff_ids(img)}
+            cutoff = time.time() - older_than_s
+            for row in store.query("SELECT diff_id, created FROM layers"):
+                d = row[0]
+                if d in used:
+                    continue
+                try:
+                    if parse_iso(row[1]) > cutoff:
+                        continue
+                except ValueError:
+                    continue
+                store.delete_layer(d)
+                for i, p in enumerate((paths.layer(d), paths.blob(d))):
+                    if os.path.lexists(p):
+                        os.rename(p, trash / f"{len(gone)}-{i}")
+                gone.append(d)
+        cache = Cache(engine)
+        for dirpath, _dirs, files in os.walk(cache.dir):
+            for f in files:
+                k = f[:-5] if f.endswith(".json") else ""
+                if k and cache.get(k) is None:
+                    os.unlink(os.path.join(dirpath, f))
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+    return gone

@@ -44,3 +44,29 @@ def test_entries_need_their_layer(engine: Engine) -> None:
     assert c.get(k) is None                      # no such image
     (Path(c._path(k))).write_text("{not json")
     assert c.get(k) is None                      # a torn file is a miss, not an error
+
+
+def test_prune_keeps_what_images_use(engine: Engine) -> None:
+    def layer(n: str, created: str) -> str:
+        d = "sha256:" + n * 64
+        engine.paths.layer(d).mkdir(parents=True)
+        engine.paths.blob(d).parent.mkdir(parents=True, exist_ok=True)
+        engine.paths.blob(d).write_bytes(b"")
+        with engine.store.write():
+            engine.store.insert_layer(d, 0, created)
+        return d
+
+    old, young, used = (layer("a", "2020-01-01T00:00:00Z"), layer("b", "2999-01-01T00:00:00Z"),
+                        layer("c", "2020-01-01T00:00:00Z"))
+    with engine.store.write():
+        engine.store.insert_image({"id": "e" * 64, "digest": "sha256:" + "e" * 64,
+                                   "created": "2020-01-01T00:00:00Z", "size": 0, "manifest": {},
+                                   "config": {"rootfs": {"diff_ids": [used]}}})
+    c = cachemod.Cache(engine)
+    c.put("k1", {"layer": old, "size": 0})
+    c.put("k2", {"layer": young, "size": 0})
+    assert cachemod.prune(engine) == [old]
+    assert not engine.paths.layer(old).exists() and not engine.store.has_layer(old)
+    assert engine.store.has_layer(young) and engine.store.has_layer(used)
+    assert c.get("k1") is None and not Path(c._path("k1")).exists()
+    assert c.get("k2") is not None
