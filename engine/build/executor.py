@@ -151,8 +151,11 @@ class Builder:
 
     # ---- the build --------------------------------------------------------------------
     def run(self) -> str:
+        from .runner import reap_stale
+
         names = self._check_names()
         path, text = self._files()
+        reap_stale(self.engine)
         self.path = path
         cf = parser.parse(text, path)
         self.escape = cf.escape

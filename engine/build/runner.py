@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .executor import Stage
 
 BUILD_LABEL = "io.podium.build"
+PID_LABEL = "io.podium.build.pid"  # the building process: a dead one's leftovers are reaped
 
 
 def _intermediate(engine: "Engine", st: "Stage") -> str:
@@ -36,7 +37,7 @@ def _intermediate(engine: "Engine", st: "Stage") -> str:
              if k not in ("Volumes", "Healthcheck", "OnBuild") and v is not None}
     config = {"architecture": st.arch, "os": st.os or "linux", "config": inner,
               "rootfs": {"type": "layers", "diff_ids": st.diff_ids()},
-              "podium.build.nonce": os.urandom(16).hex()}
+              "podium.build.nonce": os.urandom(16).hex(), "podium.build.pid": os.getpid()}
     data = json.dumps(config, separators=(",", ":")).encode()
     iid = hashlib.sha256(data).hexdigest()
     with engine.store.write():
@@ -84,7 +85,7 @@ def run_step(engine: "Engine", st: "Stage", argv: list[str], *, env: dict[str, s
             workdir=st.config.get("WorkingDir") or "/", user=st.config.get("User") or "",
             network="host" if network == "host" else
             ("none" if network == "none" else None),
-            labels={BUILD_LABEL: "true"})
+            labels={BUILD_LABEL: "true", PID_LABEL: str(os.getpid())})
         try:
             c = ctrs.create(spec)
             cid = c["id"]
@@ -121,3 +122,37 @@ def run_step(engine: "Engine", st: "Stage", argv: list[str], *, env: dict[str, s
             except PodiumError:
                 pass
         _drop_intermediate(engine, iid)
+
+
+def _alive(pid: object) -> bool:
+    try:
+        os.kill(int(pid), 0)  # type: ignore[call-overload]
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale(engine: "Engine") -> int:
+    """Remove what a build killed mid-RUN (SIGKILL, a crash) left: its RUN containers and
+    intermediate image rows. Those of builds still running are left alone."""
+    removed = 0
+    for c in engine.store.containers():
+        labels = (c.get("config") or {}).get("labels") or {}
+        if labels.get(BUILD_LABEL) == "true" and not _alive(labels.get(PID_LABEL)):
+            try:
+                engine.containers.remove(c["id"], force=True, timeout=0)
+                removed += 1
+            except PodiumError:
+                pass
+    for row in engine.store.query("SELECT id, config FROM images"):
+        try:
+            config = json.loads(row[1])
+        except ValueError:
+            continue
+        if "podium.build.nonce" in config and not _alive(config.get("podium.build.pid")) \
+                and not engine.store.containers_using_image(row[0]):
+            _drop_intermediate(engine, row[0])
+            removed += 1
+    return removed
