@@ -285,3 +285,30 @@ ENTRYPOINT ["/bin/sh", "-c"]
             break
         time.sleep(0.5)
     assert status == "healthy"
+
+
+def test_interrupted_builds_leave_nothing(podium: Podium, image: str, tmp_path: Path) -> None:
+    """Ctrl-C mid-RUN removes the RUN container at once; after a SIGKILL the next build
+    reaps what the dead one left (its container, its intermediate image row)."""
+    import signal
+
+    ctx = _context(tmp_path, f"FROM {image}\nRUN echo started; sleep 60\n")
+    before = _state(podium)
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        proc = subprocess.Popen([sys.executable, "-m", "podium", "build", "--no-cache", "-t", "x",
+                                 str(ctx)], env=podium.env, cwd=str(REPO), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip() == "started":
+                break
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) in (130, -9)
+        if sig == signal.SIGINT:
+            assert _state(podium) == before
+    assert podium("ps", "-aq").stdout.strip()        # the killed build's container is still there
+    (ctx / "Containerfile").write_text(f"FROM {image}\nCMD [\"true\"]\n")
+    podium("build", "-q", "-t", "after", str(ctx))
+    images, ctrs, tmp = _state(podium)
+    assert ctrs == [] and tmp == []
+    assert len(images) == len(before[0]) + 1         # "after" only: no intermediate row left
