@@ -156,6 +156,15 @@ class Builder:
         names = self._check_names()
         path, text = self._files()
         reap_stale(self.engine)
+        try:
+            return self._build(names, path, text)
+        finally:
+            if hasattr(self, "_heredoc_dir"):
+                import shutil
+
+                shutil.rmtree(self._heredoc_dir, ignore_errors=True)
+
+    def _build(self, names: list[str], path: str, text: str) -> str:
         self.path = path
         cf = parser.parse(text, path)
         self.escape = cf.escape
@@ -553,8 +562,10 @@ class Builder:
         from .rootfs import Workspace
 
         env = st.env()
+        docs = {h.marker: h for h in instr.heredocs}
         words = ([self._expand(w, env, instr) for w in instr.json] if instr.json is not None
-                 else [self._expand(w, env, instr) for w in instr.args.split()])
+                 else [w if w in docs else self._expand(w, env, instr)
+                       for w in instr.args.split()])
         *srcs, dest = words
         what = instr.cmd
         if not dest:
@@ -582,8 +593,13 @@ class Builder:
         if any(w.startswith(("http://", "https://", "git@", "git://")) for w in srcs):
             raise ConfigError(f"{what}: remote sources are not supported (podium builds without "
                               "network access): download the file into the context and COPY it")
+        if docs and (src_stage is not None or src_image is not None):
+            raise ConfigError(f"{what} --from cannot take heredoc sources")
         if src_stage is None and src_image is None:
-            found = ctx.sources(self.context, srcs, matcher=self.matcher, context=True, what=what)
+            found = [s for w in srcs if w in docs
+                     for s in [self._heredoc_source(docs[w], env)]]
+            found += ctx.sources(self.context, [w for w in srcs if w not in docs],
+                                 matcher=self.matcher, context=True, what=what)
             if len(found) > 1 and not dest_dir:
                 raise ConfigError(f"{what} with more than one source: the destination {dest!r} "
                                   "must be a directory ending with /")
@@ -622,6 +638,25 @@ class Builder:
                 layer = ws.commit()
         self._add_layer(st, k, text, f"/bin/sh -c #(nop) {text}", layer, cached=hit)
 
+    def _heredoc_source(self, doc: Any, env: dict[str, str]) -> Any:
+        """``COPY <<NAME dest``: the body as a file named NAME (0644), $VARS expanded
+        unless the marker was quoted, as BuildKit does."""
+        import tempfile
+
+        from . import context as ctx
+        from .shellwords import expand_heredoc
+
+        if not hasattr(self, "_heredoc_dir"):
+            self.engine.paths.ensure()
+            self._heredoc_dir = tempfile.mkdtemp(prefix="heredoc-", dir=self.engine.paths.tmp)
+        d = tempfile.mkdtemp(dir=self._heredoc_dir)
+        host = os.path.join(d, doc.name)
+        with open(host, "w", encoding="utf-8") as f:
+            f.write(expand_heredoc(doc.content, env, self.escape) if doc.expand else doc.content)
+        os.chmod(host, 0o644)
+        os.utime(host, (0, 0))
+        return ctx.Source(doc.marker, host, False, doc.name, doc.name)
+
     @staticmethod
     def _owner(chown: str, rootfs: str) -> tuple[int, int]:
         from ..runtime.users import resolve_user
@@ -640,6 +675,13 @@ class Builder:
         argv = self._command(st, instr)
         if instr.json is None and not instr.args.strip():
             raise ConfigError("RUN needs a command")
+        if instr.heredocs:
+            first = instr.heredocs[0]
+            if instr.args.strip() == first.marker and len(instr.heredocs) == 1:
+                argv = [*st.shell, first.content]  # RUN <<EOF: the body is the script
+            else:  # the shell reads the heredocs itself (and expands unquoted ones)
+                argv = [*st.shell, instr.args + "\n" + "".join(
+                    h.content + h.name + "\n" for h in instr.heredocs)]
         env = {k: v for k, v in st.args.items() if v is not None}
         env.update({k: v for k, v in self.build_args.items() if k in PROXY_ARGS})
         text = f"RUN {json.dumps(argv)} network={network} args={json.dumps(sorted(env.items()))}"

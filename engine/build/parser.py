@@ -33,8 +33,18 @@ FLAGS: dict[str, dict[str, bool]] = {
     "HEALTHCHECK": {"interval": True, "timeout": True, "start-period": True, "start-interval": True,
                     "retries": True},
 }
-_HEREDOC = re.compile(r"(?<![<\d])<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?(?:\s|$)")
+_HEREDOC = re.compile(r"(?<![<\d])<<(-?)(\"|'|)([A-Za-z_][A-Za-z0-9_]*)\2(?=\s|$)")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+
+
+@dataclass
+class Heredoc:
+    """``<<NAME`` ... ``NAME``: BuildKit's inline files and scripts."""
+
+    name: str
+    content: str                   # the lines in between, each ending with a newline
+    expand: bool                   # unquoted marker: $VARS are substituted
+    marker: str                    # as written: <<EOF, <<-"EOF"
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Instruction:
     original: str                  # the instruction as written, continuations joined
     flags: dict[str, str | None] = field(default_factory=dict)
     json: list[str] | None = None  # the exec (JSON) form, when given so
+    heredocs: list[Heredoc] = field(default_factory=list)
 
     def where(self, path: str) -> str:
         return f"{path}:{self.line}"
@@ -98,30 +109,47 @@ def _directives(lines: list[str], path: str) -> tuple[str, int]:
     return escape, i
 
 
-def _logical_lines(lines: list[str], start: int, escape: str) -> list[tuple[int, str]]:
-    """Join continued lines; drop comments and blank lines. Yields (first line no, text)."""
-    out: list[tuple[int, str]] = []
-    buf: list[str] = []
-    first = 0
-    for i in range(start, len(lines)):
-        raw = lines[i]
-        stripped = raw.strip()
-        if not buf:
-            if not stripped or stripped.startswith("#"):
+class _Lines:
+    """The file's lines as logical instructions: continuations joined, comments and
+    blank lines dropped, and heredoc bodies taken whole when an instruction asks."""
+
+    def __init__(self, lines: list[str], start: int, escape: str, path: str) -> None:
+        self.lines, self.i, self.escape, self.path = lines, start, escape, path
+
+    def next(self) -> tuple[int, str] | None:
+        buf: list[str] = []
+        first = 0
+        while self.i < len(self.lines):
+            raw = self.lines[self.i]
+            self.i += 1
+            stripped = raw.strip()
+            if not buf:
+                if not stripped or stripped.startswith("#"):
+                    continue
+                first = self.i
+            elif stripped.startswith("#") or not stripped:
+                continue  # comments and blank lines inside a continuation are dropped (Docker)
+            text = raw.rstrip()
+            if text.endswith(self.escape):  # Docker's rule: escape + trailing blanks
+                buf.append(text[:-1])
                 continue
-            first = i + 1
-        elif stripped.startswith("#") or not stripped:
-            continue  # comments and blank lines inside a continuation are dropped (Docker)
-        text = raw.rstrip()
-        if text.endswith(escape):  # Docker's rule: escape + trailing blanks, nothing else
-            buf.append(text[:-1])
-            continue
-        buf.append(text)
-        out.append((first, "".join(buf).strip() if len(buf) > 1 else text.strip()))
-        buf = []
-    if buf:
-        out.append((first, "".join(buf).strip()))
-    return out
+            buf.append(text)
+            return first, "".join(buf).strip() if len(buf) > 1 else text.strip()
+        if buf:
+            return first, "".join(buf).strip()
+        return None
+
+    def heredoc(self, name: str, strip_tabs: bool, line: int) -> str:
+        body: list[str] = []
+        while self.i < len(self.lines):
+            raw = self.lines[self.i]
+            self.i += 1
+            text = raw.lstrip("\t") if strip_tabs else raw
+            if text == name:
+                return "".join(b + "\n" for b in body)
+            body.append(text)
+        raise _error(self.path, line, f"heredoc <<{name} is not terminated: end it with a "
+                                      f"line holding only {name}")
 
 
 def _split_flags(cmd: str, rest: str, path: str, line: int) -> tuple[dict[str, str | None], str]:
@@ -183,9 +211,6 @@ def _check(i: Instruction, path: str) -> None:
     """The syntax errors Docker reports at parse time."""
     cmd, args = i.cmd, i.args
     # a bracketed argument that is not a JSON list of strings is shell form, as in Docker
-    if cmd in ("RUN", "COPY", "ADD") and i.json is None and _HEREDOC.search(args):
-        raise _error(path, i.line, f"{cmd}: heredocs (<<WORD) are BuildKit syntax that podium "
-                                   "build does not support: put the script in a file and COPY it")
     if cmd not in ("CMD", "ENTRYPOINT", "RUN") and not args:
         raise _error(path, i.line, f"{cmd} requires at least one argument")
     if cmd == "RUN" and not args:
@@ -226,8 +251,17 @@ def parse(text: str, path: str = "Containerfile") -> Containerfile:
     meta: list[Instruction] = []
     stages: list[Stage] = []
     names: set[str] = set()
-    for line, logical in _logical_lines(lines, start, escape):
+    src = _Lines(lines, start, escape, path)
+    while True:
+        got = src.next()
+        if got is None:
+            break
+        line, logical = got
         instr = parse_instruction(logical, line, path)
+        if instr.cmd in ("RUN", "COPY", "ADD") and instr.json is None:
+            for m in _HEREDOC.finditer(instr.args):
+                body = src.heredoc(m.group(3), m.group(1) == "-", line)
+                instr.heredocs.append(Heredoc(m.group(3), body, not m.group(2), m.group(0)))
         if instr.cmd == "FROM":
             words = instr.args.split()
             name = None

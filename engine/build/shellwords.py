@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 class _Lex:
     def __init__(self, text: str, env: Mapping[str, str], escape: str, *,
-                 split: bool) -> None:
+                 split: bool, quotes: bool = True) -> None:
         self.s, self.i, self.env, self.esc, self.split = text, 0, env, escape, split
+        self.quotes = quotes
         self.words: list[str] = []
         self.cur: list[str] = []
         self.in_word = False
@@ -61,7 +62,11 @@ class _Lex:
             ch = self.peek()
             if stop and ch == stop:
                 break
-            if ch == "'":
+            if ch in ("'", '"') and not self.quotes:
+                self.next()
+                out.append(ch)
+                self._raw(ch)
+            elif ch == "'":
                 text = self._single()
                 out.append(text)
                 self._raw(text)
@@ -177,6 +182,28 @@ def process_words(text: str, env: Mapping[str, str], escape: str = "\\") -> list
     lex.run()
     lex._end()
     return lex.words
+
+
+def expand_heredoc(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """An unquoted heredoc's body: ``$VAR`` and ``${VAR...}`` substituted, the escape
+    character protecting a ``$``; quotes are just characters here."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == escape and i + 1 < len(text) and text[i + 1] == "$":
+            out.append("$")
+            i += 2
+            continue
+        if ch == "$":
+            lex = _Lex(text, env, escape, split=False, quotes=False)
+            lex.i = i
+            out.append(lex._dollar())
+            i = lex.i
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def split_quoted(text: str, escape: str = "\\") -> list[str]:

@@ -254,6 +254,16 @@ ONBUILD RUN echo triggered > /onbuild
 FROM parent
 SHELL ["/bin/sh", "-ec"]
 RUN echo "$0 $-" > /shell
+ARG WHO=world
+RUN <<EOF
+echo "script $WHO" > /heredoc
+echo line2 >> /heredoc
+EOF
+COPY <<CONF <<"RAW" /conf/
+who=$WHO
+CONF
+raw=$WHO
+RAW
 ENV PATH=/opt/bin:$PATH
 EXPOSE 80 53/udp 8000-8001
 LABEL a=b "c d"="e f"
@@ -276,6 +286,8 @@ ENTRYPOINT ["/bin/sh", "-c"]
     r = podium("run", "--rm", "--network", "none", "configured", "cat /onbuild /shell")
     onbuild, shell, flags = r.stdout.split()
     assert (onbuild, shell) == ("triggered", "/bin/sh") and "e" in flags  # RUN ran as sh -ec
+    r = podium("run", "--rm", "--network", "none", "configured", "cat /heredoc /conf/CONF /conf/RAW")
+    assert r.stdout.splitlines() == ["script world", "line2", "who=world", "raw=$WHO"]
     podium("run", "-d", "--network", "none", "--name", "hc", "configured", "sleep 30")
     deadline = time.monotonic() + 60
     status = ""

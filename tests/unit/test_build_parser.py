@@ -64,8 +64,7 @@ def test_flags() -> None:
     ("FROM x\nENV ONLYKEY\n", 2, "two arguments"),
     ("FROM x\nONBUILD FROM y\n", 2, "not allowed as an ONBUILD"),
     ("# escape=x\nFROM y\n", 1, "invalid escape"),
-    ("FROM x\nRUN <<EOF\necho hi\nEOF\n", 2, "heredocs"),
-    ("FROM x\nRUN cat <<-'END' > /f\n", 2, "heredocs"),
+    ("FROM x\nRUN <<EOF\necho hi\n", 2, "heredoc <<EOF is not terminated"),
 ])
 def test_syntax_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -76,7 +75,23 @@ def test_syntax_errors_name_the_line(text: str, line: int, words: str) -> None:
 
 def test_not_heredocs() -> None:
     for text in ("RUN echo $((1<<2))", "RUN cat <<< word", "RUN echo '<<'"):
-        parse_instruction(text, 1)
+        cf = parse("FROM x\n" + text + "\nUSER 1\n")
+        assert cf.stages[0].instructions[0].heredocs == []
+        assert [i.cmd for i in cf.stages[0].instructions] == ["RUN", "USER"]
+
+
+def test_heredocs() -> None:
+    cf = parse("FROM x\nRUN <<EOF\n  echo a \\\n# kept\n\nEOF\n"
+               "COPY <<-\"A\" <<B /d/\n\t\tx $V\n\tA\ny\nB\nUSER 1\n")
+    run, copy, user = cf.stages[0].instructions
+    (h,) = run.heredocs
+    assert (h.name, h.content, h.expand, h.marker) == ("EOF", "  echo a \\\n# kept\n\n", True,
+                                                       "<<EOF")
+    a, b = copy.heredocs
+    assert (a.name, a.content, a.expand, a.marker) == ("A", "x $V\n", False, '<<-"A"')
+    assert (b.name, b.content, b.expand) == ("B", "y\n", True)
+    assert user.line == 12
+    assert parse_instruction('RUN ["a", "<<EOF"]', 1).heredocs == []
 
 
 def test_empty_file() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podium.engine.build.shellwords import name_values, process_word, process_words, split_quoted
+from podium.engine.build.shellwords import (expand_heredoc, name_values, process_word, process_words,
+                                            split_quoted)
 from podium.engine.errors import ConfigError
 
 ENV = {"A": "1", "EMPTY": "", "SP": "x y"}
@@ -49,3 +50,8 @@ def test_env_pairs_see_the_environment_before_the_instruction() -> None:
     assert name_values('K "a b"', ENV, "\\", "ENV") == [("K", "a b")]
     with pytest.raises(ConfigError, match="not KEY=VALUE"):
         name_values("A=1 B", ENV, "\\", "ENV")
+
+
+def test_heredoc_bodies_expand_variables_only() -> None:
+    assert expand_heredoc('a=$A "b" \'${SP}\' \\$A ${NOPE:-d}\n', ENV) == \
+        'a=1 "b" \'x y\' $A d\n'
