@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 
-def pull(engine: Engine, reference: str, options: Any = None) -> dict[str, Any]:
-    """Pull ``reference`` into ``engine``'s store (``pull.PullOptions``); the image record."""
+def pull_image(engine: Engine, reference: str, options: Any = None) -> dict[str, Any]:
+    """Pull ``reference`` into ``engine``'s store (``pull.PullOptions``); the image record.
+
+    (Not named ``pull``: that name is the submodule, which the import system binds
+    on this package as soon as it is imported. ``engine.images.pull`` is the same.)
+    """
     return engine.images.pull(reference, options)
 
 

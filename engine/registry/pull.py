@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..images import ImageStore
 
 PARALLEL = 4
+RETRIES = 2  # per layer, after a connection lost in the middle of a blob
 
 
 @dataclass
@@ -189,8 +190,18 @@ def _fetch_layers(ims: ImageStore, client: RegistryClient, ref: Reference,
     stop = threading.Event()
 
     def one(i: int, diff_id: str, desc: dict[str, Any]) -> None:
-        ldir, lblob = staging / f"l{i}", staging / f"b{i}"
-        size = _fetch_layer(client, ref, desc, diff_id, ldir, lblob, prog, stop)
+        for attempt in range(RETRIES + 1):
+            ldir, lblob = staging / f"l{i}.{attempt}", staging / f"b{i}.{attempt}"
+            try:
+                size = _fetch_layer(client, ref, desc, diff_id, ldir, lblob, prog, stop)
+                break
+            except RegistryError as exc:
+                # a connection dropped mid-blob is worth another go (from the start: the
+                # partial layer was removed); wrong content, auth or a dead server is not
+                if attempt == RETRIES or stop.is_set() or "connection lost" not in str(exc):
+                    raise
+                prog.status(f"Retrying blob {desc['digest'][7:19]}: {exc}")
+                stop.wait(0.5 * (attempt + 1))
         fresh[diff_id] = (ldir, lblob, size)
 
     with ThreadPoolExecutor(max_workers=max(1, min(opts.parallel, len(todo)))) as pool:
@@ -286,7 +297,7 @@ def _fetch_layer(client: RegistryClient, ref: Reference, desc: dict[str, Any], d
     what = f"{ref.repo} layer {desc['digest'][:19]}"
     prog.start("blob", desc["digest"], desc["size"])
     with client.blob(ref.path, desc["digest"]) as resp:
-        reader = _BlobReader(resp.iter_raw(1 << 20), desc, what, prog, stop)
+        reader = _BlobReader(resp.iter_bytes(1 << 20), desc, what, prog, stop)
         try:
             got, size = extract_layer(reader, ldir, copy_to=lblob)  # type: ignore[arg-type]
             reader.drain()
