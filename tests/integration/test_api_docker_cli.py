@@ -1,0 +1,115 @@
+"""The docker CLI, unchanged, against `podium system service` (DOCKER_HOST=unix://...)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import need
+from tests.integration.test_api_helpers import Service, api  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(autouse=True)
+def _docker_cli() -> None:
+    need(shutil.which("docker") is not None, "the docker client is not installed (scripts/dev.sh installs it)")
+
+
+def test_version_ps_and_attached_run(api: Service, image: str) -> None:
+    v = json.loads(api.docker("version", "--format", "{{json .Server}}").stdout)
+    assert v["Platform"]["Name"] == "podium"
+    assert v["ApiVersion"] == "1.41"
+
+    out = api.docker("run", "--rm", "localhost/busybox", "echo", "hi")
+    assert out.stdout == "hi\n"
+    # stdout and stderr stay apart, the exit code comes through
+    proc = api.docker("run", "--rm", "--network", "none", "localhost/busybox", "sh", "-c",
+                      "echo to-out; echo to-err >&2; exit 7", check=False)
+    assert proc.returncode == 7
+    assert proc.stdout == "to-out\n"
+    assert "to-err" in proc.stderr
+    # --rm removed both
+    assert api.docker("ps", "-a", "-q").stdout.split() == []
+
+
+def test_detached_lifecycle_logs_exec_inspect_cp(api: Service, image: str, tmp_path) -> None:  # noqa: ANN001
+    cid = api.docker("run", "-d", "--name", "web", "--network", "none", "--stop-timeout", "1",
+                     "-e", "GREETING=hello", "-l", "tier=front", "localhost/busybox",
+                     "sh", "-c", "echo started; echo oops >&2; exec sleep 300").stdout.strip()
+    assert len(cid) == 64
+    ps = api.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    assert ps.startswith("web Up")
+    assert cid[:12] in api.docker("ps", "-a", "-q").stdout
+
+    logs = api.docker("logs", "web")
+    for _ in range(100):
+        if "started" in logs.stdout and "oops" in logs.stderr:
+            break
+        logs = api.docker("logs", "web")
+    assert logs.stdout == "started\n"
+    assert logs.stderr == "oops\n"
+
+    ex = api.docker("exec", "-e", "X=1", "web", "sh", "-c", "echo $GREETING $X; exit 4", check=False)
+    assert ex.returncode == 4 and ex.stdout == "hello 1\n"
+    assert api.docker("exec", "web", "nosuchcommand", check=False).returncode == 127
+
+    info = json.loads(api.docker("inspect", "web").stdout)[0]
+    assert info["Id"] == cid and info["Name"] == "/web"
+    assert info["State"]["Running"] is True
+    assert info["Config"]["Labels"]["tier"] == "front"
+    assert "GREETING=hello" in info["Config"]["Env"]
+    assert api.docker("inspect", "-f", "{{.State.Status}}", "web").stdout.strip() == "running"
+
+    # docker cp both ways, a file and a directory
+    (tmp_path / "in.txt").write_text("from the host\n")
+    (tmp_path / "tree" / "sub").mkdir(parents=True)
+    (tmp_path / "tree" / "sub" / "leaf").write_text("leaf\n")
+    api.docker("cp", str(tmp_path / "in.txt"), "web:/tmp/")
+    api.docker("cp", str(tmp_path / "tree"), "web:/tmp/")
+    assert api.docker("exec", "web", "cat", "/tmp/in.txt", "/tmp/tree/sub/leaf").stdout == "from the host\nleaf\n"
+    api.docker("cp", "web:/etc/motd", str(tmp_path / "motd"))
+    assert (tmp_path / "motd").read_text() == "podium test image\n"
+    api.docker("cp", "web:/tmp/tree", str(tmp_path / "back"))
+    assert (tmp_path / "back" / "sub" / "leaf").read_text() == "leaf\n"
+    missing = api.docker("cp", "web:/no/such/file", str(tmp_path / "x"), check=False)
+    assert missing.returncode != 0 and "no/such/file" in missing.stderr
+
+    api.docker("stop", "web")
+    assert api.docker("inspect", "-f", "{{.State.Status}}", "web").stdout.strip() == "exited"
+    assert api.docker("ps", "-q").stdout.strip() == ""
+    api.docker("rm", "web")
+    gone = api.docker("inspect", "web", check=False)
+    assert gone.returncode != 0 and "No such" in gone.stderr
+
+    images = api.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert "localhost/busybox:latest" in images
+    img = json.loads(api.docker("image", "inspect", "localhost/busybox").stdout)[0]
+    assert img["Id"].startswith("sha256:") and img["Config"]["Cmd"] == ["sh"]
+
+
+def test_networks_and_volumes(api: Service, image: str) -> None:
+    nid = api.docker("network", "create", "--subnet", "10.89.57.0/24", "apinet").stdout.strip()
+    assert len(nid) == 64
+    nets = api.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.splitlines()
+    assert "apinet bridge" in nets
+    insp = json.loads(api.docker("network", "inspect", "apinet").stdout)[0]
+    assert insp["IPAM"]["Config"][0]["Subnet"] == "10.89.57.0/24"
+    dup = api.docker("network", "create", "apinet", check=False)
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    api.docker("network", "rm", "apinet")
+    assert "apinet" not in api.docker("network", "ls").stdout
+
+    api.docker("volume", "create", "--label", "k=v", "apivol")
+    vols = api.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "apivol" in vols
+    assert json.loads(api.docker("volume", "inspect", "apivol").stdout)[0]["Labels"] == {"k": "v"}
+    out = api.docker("run", "--rm", "--network", "none", "-v", "apivol:/data", "localhost/busybox",
+                     "sh", "-c", "echo kept > /data/f && cat /data/f")
+    assert out.stdout == "kept\n"
+    api.docker("volume", "rm", "apivol")
+    assert "apivol" not in api.docker("volume", "ls", "-q").stdout.split()
+    again = api.docker("volume", "rm", "apivol", check=False)
+    assert again.returncode != 0 and "no such volume" in again.stderr.lower()
