@@ -103,7 +103,7 @@ def follow(engine: "Engine", project: "Project | None", project_name: str, servi
     quit_ = threading.Event()
 
     def pump(i: int, cid: str) -> None:
-        eng = upmod.thread_engine(engine)
+        eng = upmod.workers.fresh_engine(engine)
         seen = (marks or {}).get(cid, 0)
         try:
             while True:

@@ -15,13 +15,13 @@ name first, then the old container goes and the new one takes its name.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 
 from podium.engine.errors import ConfigError, NotFound, PodiumError, RuntimeFailure
 
 from . import convert as cv
+from . import workers
 from .model import Project
 
 TYPE_CHECKING = False
@@ -366,52 +366,49 @@ def up(engine: "Engine", project: Project, options: UpOptions | None = None, *,
     report.warnings += warns
     if o.dry_run:
         return report
-    lock = threading.Lock()
-
     def event(kind: str, name: str, what: str) -> None:
         line = f"{kind} {name}  {what}"
-        with lock:
-            report.events.append(line)
-            say(line)
+        report.events.append(line)
+        say(line)
 
     sources = ensure_resources(engine, project, names, event=event)
 
-    removes = [a for a in actions if a.kind == "remove"]  # orphans and scale-downs first
-    for a, err in zip(removes, _parallel(engine, [lambda eng, a=a: _remove(eng, a.container or a.name)
-                                                   for a in removes], limit=_limit(o))):
-        if err is None:
-            event("Container", a.name, "Removed")
-        else:
-            report.warnings.append(f"container {a.name}: {err}")
+    def remove(a: Action) -> Callable[["Engine", Callable[[str, str, str], None]], None]:
+        def job(eng: "Engine", ev: Callable[[str, str, str], None]) -> None:
+            _remove(eng, a.container or a.name)
+            ev("Container", a.name, "Removed")
+        return job
+
+    removes = {a.name: remove(a) for a in actions if a.kind == "remove"}  # orphans and scale-downs first
+    for name, err in workers.run_all(engine, removes, limit=_limit(o), event=event).items():
+        report.warnings.append(f"container {name}: {err}")
     by_service: dict[str, list[Action]] = {}
     for a in actions:
         if a.kind != "remove":
             by_service.setdefault(a.service, []).append(a)
     hashes = {d.name: d.hash for d in desired}
 
-    def work(eng: "Engine", name: str) -> None:
+    def work(eng: "Engine", name: str, ev: Callable[[str, str, str], None]) -> None:
         svc = project.services[name]
         if not o.no_start:
             for dep, cond in svc.depends_on.items():
                 if dep in g:
-                    _await(eng, project, dep, cond.condition, o.wait_timeout, event)
-        with slots:
-            for a in by_service.get(name, []):
-                _apply(eng, project, svc, a, hashes[name], sources, start=not o.no_start, event=event)
+                    _await(eng, project, dep, cond.condition, o.wait_timeout, ev)
+        for a in by_service.get(name, []):
+            _apply(eng, project, svc, a, hashes[name], sources, start=not o.no_start, event=ev)
 
-    slots = threading.BoundedSemaphore(_limit(o))
-    failed = _run_graph(engine, g, names, work)
+    failed = workers.run_graph(engine, {n: list(g.predecessors(n)) for n in names}, work,
+                               limit=_limit(o), event=event)
     for name, why in failed.items():
         report.warnings.append(f"service {name!r}: {why}")
     if not failed and o.wait and not o.no_start:
         one_shots = {d.name for d in desired if d.one_shot}
-        for err in _parallel(engine, [lambda eng, n=n: _await_ready(eng, project, n, n in one_shots,
-                                                                      o.wait_timeout, event)
-                                      for n in names], limit=len(names) or 1):
-            if err is not None:
-                failed.setdefault("", str(err))
-        if failed:
-            raise RuntimeFailure(str(failed[""]))
+
+        def ready(n: str) -> Callable[["Engine", Callable[[str, str, str], None]], None]:
+            return lambda eng, ev: _await_ready(eng, project, n, n in one_shots, o.wait_timeout, ev)
+        waits = workers.run_all(engine, {n: ready(n) for n in names}, limit=len(names) or 1, event=event)
+        if waits:
+            raise RuntimeFailure(next(iter(waits.values())))
     if failed:
         first = next(iter(failed))
         raise RuntimeFailure(f"service {first!r} failed: {failed[first]}"
@@ -468,91 +465,8 @@ def _limit(o: UpOptions) -> int:
 
 
 def thread_engine(engine: "Engine") -> "Engine":
-    """An Engine of the same roots for one worker thread: the Store's sqlite connection
-    belongs to the thread that made it."""
-    from podium.engine.engine import Engine
-    return Engine(root=str(engine.paths.root), runroot=str(engine.paths.runroot),
-                  runtime=engine.runtime_override)
-
-
-def _parallel(engine: "Engine", jobs: list[Callable[["Engine"], Any]], *, limit: int) -> list[BaseException | None]:
-    """Run ``jobs`` (each given its own Engine) at most ``limit`` at a time; one error (or None) each."""
-    if not jobs:
-        return []
-    errors: list[BaseException | None] = [None] * len(jobs)
-    if len(jobs) == 1 or limit <= 1:
-        for i, job in enumerate(jobs):
-            try:
-                job(engine)
-            except PodiumError as exc:
-                errors[i] = exc
-        return errors
-    slots = threading.BoundedSemaphore(limit)
-
-    def run(i: int) -> None:
-        with slots:
-            eng = thread_engine(engine)
-            try:
-                jobs[i](eng)
-            except BaseException as exc:  # noqa: BLE001 - reported to the caller
-                errors[i] = exc
-            finally:
-                eng.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for exc in errors:
-        if exc is not None and not isinstance(exc, PodiumError):
-            raise exc
-    return errors
-
-
-def _run_graph(engine: "Engine", g: Any, names: list[str],
-               work: Callable[["Engine", str], None]) -> dict[str, str]:
-    """Run ``work`` for every service, each as soon as what it depends on is done, in parallel.
-
-    A failed service skips its dependents; the others go on. Returns service -> why it failed,
-    in dependency order."""
-    done = {n: threading.Event() for n in names}
-    failed: dict[str, str] = {}
-    crashed: list[BaseException] = []
-
-    def node(name: str) -> None:
-        try:
-            for dep in g.predecessors(name):
-                done[dep].wait()
-            bad = [d for d in g.predecessors(name) if d in failed]
-            if bad:
-                failed[name] = f"dependency {bad[0]} failed"
-                return
-            eng = thread_engine(engine) if len(names) > 1 else engine
-            try:
-                work(eng, name)
-            except PodiumError as exc:
-                failed[name] = str(exc)
-            finally:
-                if eng is not engine:
-                    eng.close()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            failed[name] = f"{type(exc).__name__}: {exc}"
-            crashed.append(exc)
-        finally:
-            done[name].set()
-
-    if len(names) == 1:
-        node(names[0])
-    else:
-        threads = [threading.Thread(target=node, args=(n,), daemon=True) for n in names]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if crashed:
-        raise crashed[0]
-    return {n: failed[n] for n in names if n in failed}
+    """An Engine of the same roots for another thread (the store's connection is per thread)."""
+    return workers.fresh_engine(engine)
 
 
 def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
@@ -690,32 +604,52 @@ def dependents_first(project: Project | None, cs: list[dict[str, Any]]) -> list[
     return [sorted(levels[k], key=lambda c: c["name"]) for k in sorted(levels)]
 
 
+def level_deps(levels: list[list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """``run_graph``'s input for containers grouped by ``dependents_first``: each container
+    waits for every container of the level before its own (keyed by container id)."""
+    deps: dict[str, list[str]] = {}
+    before: list[str] = []
+    for level in levels:
+        for c in level:
+            deps[c["id"]] = list(before)
+        before = [c["id"] for c in level]
+    return deps
+
+
 def stop_containers(engine: "Engine", project: Project | None, cs: list[dict[str, Any]], *,
                     timeout: int | None = None, kill: bool = False,
                     event: Callable[[str, str, str], None] | None = None) -> list[str]:
-    """Stop (or with ``kill`` SIGKILL) containers, dependents first, each level in parallel;
+    """Stop (or with ``kill`` SIGKILL) containers, dependents first, each level at once;
     returns one error line per failure."""
     from podium.engine import lifecycle
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def one(eng: "Engine", c: dict[str, Any]) -> None:
-        try:
-            if kill:
-                lifecycle.kill(eng, c["id"], signal="SIGKILL")
-            else:
-                lifecycle.stop(eng, c["id"], timeout=timeout)
-            if event:
-                with lock:
-                    event("Container", c["name"], "Killed" if kill else "Stopped")
-        except PodiumError as exc:
-            with lock:
-                errors.append(f"{c['name']}: {exc}")
-
     running = [c for c in cs if c["state"]["status"] in ("running", "paused", "stopping")]
-    for level in dependents_first(project, running):
-        _parallel(engine, [lambda eng, c=c: one(eng, c) for c in level], limit=PARALLEL_DEFAULT)
-    return errors
+    by_id = {c["id"]: c for c in running}
+    errors: list[str] = []
+
+    def one(eng: "Engine", cid: str, ev: Callable[[str, str, str], None]) -> None:
+        if kill:
+            lifecycle.kill(eng, cid, signal="SIGKILL")
+        else:
+            lifecycle.stop(eng, cid, timeout=timeout)
+        ev("Container", by_id[cid]["name"], "Killed" if kill else "Stopped")
+
+    levels = dependents_first(project, running)
+    if not kill and not workers.can_fork():  # in order, in-process: signal a level first, so it ends at once
+        for level in levels:
+            for c in level:
+                try:
+                    lifecycle.kill(engine, c["id"], signal=c["config"].get("stop_signal") or "SIGTERM")
+                except PodiumError:
+                    pass
+            for c in level:
+                try:
+                    one(engine, c["id"], event or (lambda *a: None))
+                except PodiumError as exc:
+                    errors.append(f"{c['name']}: {exc}")
+        return errors
+    failed = workers.run_graph(engine, level_deps(levels), one, limit=PARALLEL_DEFAULT,
+                               event=event or (lambda *a: None), gate=False)
+    return errors + [f"{by_id[cid]['name']}: {err}" for cid, err in failed.items()]
 
 
 def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, timeout: float,
@@ -786,20 +720,15 @@ def down(engine: "Engine", project_name: str, project: Project | None = None,
                                    "run with --remove-orphans to remove it")
             keep.append(c)
     cs = [c for c in cs if c not in keep]
-    errors: list[str] = []
-    lock = threading.Lock()
+    by_id = {c["id"]: c for c in cs}
 
-    def remove(eng: "Engine", c: dict[str, Any]) -> None:
-        try:
-            _remove(eng, c["id"], timeout=o.timeout)
-            with lock:
-                event("Container", c["name"], "Removed")
-        except PodiumError as exc:
-            with lock:
-                errors.append(f"container {c['name']}: {exc}")
+    def remove(eng: "Engine", cid: str, ev: Callable[[str, str, str], None]) -> None:
+        _remove(eng, cid, timeout=o.timeout)
+        ev("Container", by_id[cid]["name"], "Removed")
 
-    for level in dependents_first(project, cs):  # each level at once
-        _parallel(engine, [lambda eng, c=c: remove(eng, c) for c in level], limit=PARALLEL_DEFAULT)
+    failed = workers.run_graph(engine, level_deps(dependents_first(project, cs)), remove,
+                               limit=PARALLEL_DEFAULT, event=event, gate=False)  # dependents first, each level at once
+    errors = [f"container {by_id[cid]['name']}: {err}" for cid, err in failed.items()]
     nets = engine.networks
     for n in nets.list():
         if (n.get("labels") or {}).get(cv.L_PROJECT) != project_name:

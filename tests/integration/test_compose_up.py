@@ -163,6 +163,10 @@ def test_project_name_from_flag_and_environment(podium: Podium, case: Any) -> No
 @pytest.mark.parametrize("name,needle", [
     ("bad_unknown_dep", "depends on undefined service 'database'"),
     ("bad_cycle", "dependency cycle"),
+    ("bad_unknown_attr", "services.web.restart_policy: unknown attribute 'restart_policy'"),
+    ("bad_wrong_type", "services.web.ports[0]: must be a number, a string or a mapping, not a list"),
+    ("bad_required_var", "required variable DB_PASSWORD is missing a value: set DB_PASSWORD in .env"),
+    ("bad_missing_env_file", "services.api.env_file[0]: env file"),
 ])
 def test_bad_input_is_one_located_line_and_creates_nothing(podium: Podium, case: Any, name: str,
                                                             needle: str) -> None:
