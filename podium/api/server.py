@@ -192,6 +192,14 @@ class Service:
                 self.last_activity = time.monotonic()
 
 
+def _reason(status: int) -> bytes:
+    import http
+    try:
+        return http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
 class _Closed(Exception):
     pass
 
@@ -248,7 +256,7 @@ class Connection:
         if self.h.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             body = error_response(status, f"malformed HTTP request: {exc}").body
             try:
-                self._send(h11.Response(status_code=status, headers=[
+                self._send(h11.Response(status_code=status, reason=_reason(status), headers=[
                     ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                     ("Connection", "close")]), h11.Data(data=body), h11.EndOfMessage())
             except (h11.LocalProtocolError, OSError):
@@ -336,7 +344,7 @@ class Connection:
         if close:
             headers.append(("Connection", "close"))
         try:
-            events: list[Any] = [h11.Response(status_code=resp.status, headers=headers)]
+            events: list[Any] = [h11.Response(status_code=resp.status, headers=headers, reason=_reason(resp.status))]
             if resp.body and not head and resp.status not in (204, 304):
                 events.append(h11.Data(data=resp.body))
             events.append(h11.EndOfMessage())
@@ -353,7 +361,7 @@ class Connection:
             status, message = error_status(exc)
             return self._answer(error_response(status, message))
         try:
-            self._send(h11.Response(status_code=st.status,
+            self._send(h11.Response(status_code=st.status, reason=_reason(st.status),
                                     headers=self._headers(st.content_type, st.headers)))
             if first:
                 self._send(h11.Data(data=first))

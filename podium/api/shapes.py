@@ -95,7 +95,9 @@ def container_inspect(engine: Any, c: dict[str, Any]) -> dict[str, Any]:
     cfg["Entrypoint"] = cfg.get("Entrypoint") or None
     hc = out["HostConfig"]
     hc["NetworkMode"] = _network_mode(c["config"])
-    hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    # docker-py reads a foreground run's output only from json-file (or journald) logs;
+    # podium's k8s-file logs serve the same /logs endpoint, so say json-file
+    hc["LogConfig"] = {"Type": "json-file", "Config": {}}
     hc.setdefault("Dns", [])
     hc.setdefault("ExtraHosts", [])
     hc.setdefault("Devices", [])

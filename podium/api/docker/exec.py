@@ -31,7 +31,7 @@ EXEC_SCHEMA = {
     "properties": {"AttachStdin": _B, "AttachStdout": _B, "AttachStderr": _B,
                    "ConsoleSize": {"type": ["array", "null"]}, "DetachKeys": _S, "Tty": _B,
                    "Env": _SL, "Cmd": _SL, "Privileged": _B, "User": _S, "WorkingDir": _S,
-                   "Detach": _B},
+                   "Detach": _B, "Container": _S},
     "required": ["Cmd"],
     "additionalProperties": False,
 }
