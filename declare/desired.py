@@ -155,7 +155,9 @@ def _pod_annotations(obj: Any) -> dict[str, str]:
 
 
 def _kube_pod(desired: Desired, pod: Any, images: Images, network: str) -> None:
-    from .kube.convert import LABEL_CLAIM, SUBPATH_KEY
+    from .kube import convert
+    LABEL_CLAIM = convert.LABEL_CLAIM
+    SUBPATH_KEY = getattr(convert, "SUBPATH_KEY", "kube_subpath")  # older converters: resolved here
 
     source = pod.doc.source
     keep = pod.create.get("labels", {}).get(L_PRUNE) == PRUNE_DISABLED or \

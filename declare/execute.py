@@ -320,7 +320,8 @@ class _Runner:
     def spec(self, eng: "Engine", r: "Resource", name: str) -> Any:
         import copy
 
-        from .kube.convert import SUBPATH_KEY
+        from .kube import convert
+        SUBPATH_KEY = getattr(convert, "SUBPATH_KEY", "kube_subpath")  # older converters: resolved here
         spec = copy.copy(r.payload)
         spec.name = name
         spec.labels = self.labels(r, spec.labels)
@@ -366,7 +367,16 @@ class _Runner:
             self._start(eng, c["id"])
 
     def _start_container(self, eng: "Engine", r: "Resource", a: "Action") -> None:
-        self._start(eng, a.ids[0] if a.ids else r.name)
+        ref = a.ids[0] if a.ids else r.name
+        try:
+            self._start(eng, ref)
+        except RuntimeFailure:
+            if not a.cause.startswith("created but never started"):
+                raise
+            # a start killed after the runtime made the container: that one cannot be started
+            # again; a fresh container under the same name can (the old one is cleaned up first)
+            remove_container(eng, ref)
+            self._create_container(eng, r, a)
 
     def _start(self, eng: "Engine", ref: str) -> None:
         from podium.engine import lifecycle

@@ -232,6 +232,9 @@ def _decide(r: "Resource", o: "Observed", replaced: set[str],
             return Action("noop", r.kind, r.name, o.status, ids=ids, source=r.source)
         if r.one_shot and o.status == "exited" and o.exit_code == 0:
             return Action("noop", r.kind, r.name, "completed", ids=ids, source=r.source)
+        if o.status == "created":   # apply starts what it makes: an interrupted apply left it
+            return Action("start", r.kind, r.name, "created but never started (interrupted apply?)", ids=ids,
+                          source=r.source)
         return Action("start", r.kind, r.name, f"not running ({o.status or 'unknown'})", ids=ids, source=r.source)
     if r.kind == "pod" and o.status not in RUNNING:
         return Action("start", r.kind, r.name, f"not running ({o.status or 'no infra container'})", ids=ids,
