@@ -89,8 +89,10 @@ def play(engine: "Engine", plan: Plan, *, start: bool = True, replace: bool = Fa
             app_ids = [engine.containers.create(s)["id"] for s in pod.containers]
             made.append((pod, rec, init_ids, app_ids))
         if start:
-            for pod, rec, init_ids, app_ids in made:
-                _start(engine, pod, init_ids, app_ids)
+            started = fan_out(engine, made, lambda eng, m: _start(eng, m[0], m[2], m[3]))
+            failed = [exc for _, _, exc in started if exc is not None]
+            if failed:
+                raise failed[0]
         for pod, rec, init_ids, app_ids in made:
             report["Pods"].append({"ID": rec["id"], "Name": pod.name, "Containers": app_ids,
                                    "InitContainers": [] if start else init_ids})
@@ -110,6 +112,88 @@ def _fill_pod_ip(engine: "Engine", pod: PodPlan, rec: dict[str, Any]) -> None:
             value = getattr(spec, attr)
             if value:
                 setattr(spec, attr, [a.replace(POD_IP, ip) for a in value])
+
+
+def fan_out(engine: "Engine", items: list[Any], fn: "Callable[[Engine, Any], Any]", *,
+            limit: int | None = None) -> list[tuple[Any, Any, PodiumError | None]]:
+    """``fn(engine, item)`` for every item, each in a forked child with its own engine, a few at once.
+
+    Pods are independent once created, and most of a start or a stop is spent
+    waiting for runc and conmon: a 10-pod file took ten times one pod. Children
+    are processes, not threads: a network set-up or teardown forks and takes
+    host-wide locks, which only a single-threaded process may fork safely, and
+    the store's SQLite connection must not cross a fork (each child opens its
+    own and leaves through ``os._exit``). Returns (item, result, error) per item,
+    in order; ``result`` is what ``fn`` returned (JSON-able).
+    """
+    import json
+    import select
+
+    from podium.engine import errors as errors_mod
+
+    if len(items) <= 1:
+        out: list[tuple[Any, Any, PodiumError | None]] = []
+        for item in items:
+            try:
+                out.append((item, fn(engine, item), None))
+            except PodiumError as exc:
+                out.append((item, None, exc))
+        return out
+    from podium.engine.engine import Engine
+    limit = limit or max(2, min(8, 2 * (os.cpu_count() or 1)))
+    results: dict[int, tuple[Any, PodiumError | None]] = {}
+    running: dict[int, tuple[int, int, list[bytes]]] = {}  # read fd -> (index, pid, chunks)
+    queue = list(enumerate(items))
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        while queue or running:
+            while queue and len(running) < limit:
+                index, item = queue.pop(0)
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child: its own engine, one JSON line back, no cleanup handlers
+                    os.close(r)
+                    try:
+                        eng = Engine(root=str(engine.paths.root), runroot=str(engine.paths.runroot),
+                                     runtime=engine.runtime_override)
+                        msg = {"result": fn(eng, item)}
+                    except PodiumError as exc:
+                        msg = {"type": type(exc).__name__, "error": str(exc)}
+                    except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
+                        msg = {"type": "RuntimeFailure", "error": f"{type(exc).__name__}: {exc}"}
+                    try:
+                        os.write(w, json.dumps(msg, default=str).encode())
+                    finally:
+                        os._exit(0)
+                os.close(w)
+                running[r] = (index, pid, [])
+            ready, _, _ = select.select(list(running), [], [])
+            for r in ready:
+                chunk = os.read(r, 65536)
+                if chunk:
+                    running[r][2].append(chunk)
+                    continue
+                index, pid, chunks = running.pop(r)
+                os.close(r)
+                os.waitpid(pid, 0)
+                try:
+                    msg = json.loads(b"".join(chunks) or b"{}")
+                except ValueError:
+                    msg = {}
+                if "result" in msg:
+                    results[index] = (msg["result"], None)
+                else:
+                    cls = getattr(errors_mod, msg.get("type", ""), None)
+                    if not (isinstance(cls, type) and issubclass(cls, PodiumError)):
+                        cls = RuntimeFailure
+                    results[index] = (None, cls(msg.get("error") or "the worker process died"))
+    finally:
+        for r, (_, pid, _) in running.items():  # interrupted: let the children finish their step
+            os.close(r)
+            os.waitpid(pid, 0)
+    return [(item, *results[i]) for i, item in enumerate(items)]
 
 
 def _host_paths(pod: PodPlan, undo: Undo) -> None:
@@ -230,21 +314,24 @@ def down(engine: "Engine", loaded: "Loaded", *, force: bool = False) -> dict[str
     report: dict[str, Any] = {"StopReport": [], "RmReport": [], "VolumeRmReport": []}
     errors = []
     removed = set()
-    for name in wanted:
-        pod = existing.get(name)
-        if pod is None:
-            continue
+    def take_down(eng: "Engine", pod: dict[str, Any]) -> dict[str, bool]:
         try:
-            engine.pods.stop(pod["id"], timeout=None)
-            report["StopReport"].append(pod["id"])
+            eng.pods.stop(pod["id"], timeout=None)
+            stopped = True
         except PodiumError:
-            pass
-        try:
-            engine.pods.remove(pod["id"], force=True)
+            stopped = False
+        eng.pods.remove(pod["id"], force=True)
+        return {"stopped": stopped}
+
+    pods = [existing[n] for n in wanted if n in existing]
+    for pod, result, exc in fan_out(engine, pods, take_down):
+        if result is not None and result.get("stopped"):
+            report["StopReport"].append(pod["id"])
+        if exc is None:
             report["RmReport"].append(pod["id"])
-            removed.add(name)
-        except PodiumError as exc:
-            errors.append(f"pod {name}: {exc}")
+            removed.add(pod["name"])
+        else:
+            errors.append(f"pod {pod['name']}: {exc}")
     vols = engine.volumes
     claims = {o.name for o in loaded.of("PersistentVolumeClaim")}
     for v in vols.list():
