@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(runc conmon catatonit busybox-static python3 python3-venv iproute2 iptables procps
               golang-github-containers-common netavark aardvark-dns podman uidmap make zstd nftables
-              docker-registry)
+              docker-registry openssl)
 PY=/usr/bin/python3
 STAMPS=.stamps
 
