@@ -62,6 +62,14 @@ AUTH = """auth:
     path: {htpasswd}
 """
 
+TOKEN_AUTH = """auth:
+  token:
+    realm: http://127.0.0.1:{token_port}/token
+    service: podium-test-registry
+    issuer: podium-test-issuer
+    rootcertbundle: {cert}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -72,7 +80,8 @@ def free_port() -> int:
 class Registry:
     """One docker-registry process with private storage; ``host`` is ``127.0.0.1:PORT``."""
 
-    def __init__(self, *, htpasswd: bool = False, base: Path | None = None) -> None:
+    def __init__(self, *, htpasswd: bool = False, token: bool = False,
+                 base: Path | None = None) -> None:
         self.base = base or Path(tempfile.mkdtemp(prefix="pdmreg", dir="/tmp"))
         self.storage = self.base / "storage"
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -83,6 +92,9 @@ class Registry:
             (self.base / "htpasswd").write_text(f"{USER}:{hashed}\n")
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.tokens: TokenServer | None = TokenServer(self.base) if token else None
+        if token:
+            self.auth = (USER, PASSWORD)
 
     @property
     def host(self) -> str:
@@ -96,7 +108,10 @@ class Registry:
         """Start (again, after ``stop``: same storage; a new free port unless one is given)."""
         for _ in range(5):
             self.port = port or free_port()
-            auth = AUTH.format(htpasswd=self.base / "htpasswd") if self.auth else ""
+            if self.tokens is not None:
+                auth = TOKEN_AUTH.format(token_port=self.tokens.port, cert=self.tokens.cert)
+            else:
+                auth = AUTH.format(htpasswd=self.base / "htpasswd") if self.auth else ""
             cfg = self.base / "config.yml"
             cfg.write_text(CONFIG.format(storage=self.storage, port=self.port, auth=auth))
             log = open(self.base / "registry.log", "ab")
@@ -147,11 +162,15 @@ class Registry:
 
     def cleanup(self) -> None:
         self.stop()
+        if self.tokens is not None:
+            self.tokens.close()
         shutil.rmtree(self.base, ignore_errors=True)
 
     # ---- direct API access (no podium code) ----------------------------------------
     def client(self):  # noqa: ANN201 - an httpx.Client on the registry
         import httpx
+        if self.tokens is not None:
+            return httpx.Client(base_url=self.url, timeout=60, auth=_TokenAuth(self.tokens))
         return httpx.Client(base_url=self.url, auth=self.auth, timeout=60)
 
     def upload_blob(self, repo: str, data: bytes) -> dict[str, object]:
@@ -178,6 +197,112 @@ class Registry:
     def blob_path(self, digest: str) -> Path:
         hexd = digest.split(":", 1)[1]
         return self.storage / "docker/registry/v2/blobs/sha256" / hexd[:2] / hexd / "data"
+
+
+class TokenServer:
+    """A Docker token service for distribution's ``auth: token`` (as Docker Hub's realm).
+
+    ``GET /token?service=&scope=repository:NAME:pull,push`` answers a JWT signed
+    RS256 (with the ``openssl`` program) whose ``x5c`` header carries the
+    self-signed certificate the registry trusts. USER/PASSWORD (Basic) get every
+    action asked for; anonymous requests get ``pull`` only; wrong credentials 401.
+    ``requests`` records the query of each request, for assertions.
+    """
+
+    def __init__(self, base: Path) -> None:
+        import http.server
+        import threading
+        need(shutil.which("openssl") is not None, "openssl is not installed (apt-get install openssl)")
+        self.dir = base / "token"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.key, self.cert = self.dir / "key.pem", self.dir / "cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        str(self.key), "-out", str(self.cert), "-days", "2", "-subj",
+                        "/CN=podium-test-token"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.requests: list[dict[str, list[str]]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                from urllib.parse import parse_qs, urlparse
+                q = parse_qs(urlparse(self.path).query)
+                server.requests.append(q)
+                user = None
+                h = self.headers.get("Authorization", "")
+                if h.startswith("Basic "):
+                    u, _, pw = base64.b64decode(h[6:]).decode().partition(":")
+                    if (u, pw) != (USER, PASSWORD):
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                    user = u
+                token = server.issue(user, q.get("scope", []))
+                body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def issue(self, user: str | None, scopes: list[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            allowed = [a for a in actions.split(",") if user is not None or a == "pull"]
+            access.append({"type": kind, "name": name, "actions": allowed})
+        now = int(time.time())
+        claims = {"iss": "podium-test-issuer", "sub": user or "", "aud": "podium-test-registry",
+                  "exp": now + 300, "nbf": now - 30, "iat": now,
+                  "jti": base64.b16encode(os.urandom(8)).decode(), "access": access}
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        signing = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+                             input=signing.encode(), check=True, capture_output=True).stdout
+        return signing + "." + b64(sig)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _token_auth_class():  # noqa: ANN202 - httpx is imported when a test needs it
+    import re
+
+    import httpx
+
+    class TokenAuth(httpx.Auth):
+        """Answers a bearer challenge with a token for the scope it names (direct API use)."""
+
+        def __init__(self, tokens: TokenServer) -> None:
+            self.tokens = tokens
+
+        def auth_flow(self, request: httpx.Request):  # noqa: ANN201
+            response = yield request
+            if response.status_code == 401:
+                m = re.search(r'scope="([^"]+)"', response.headers.get("www-authenticate", ""))
+                scopes = m.group(1).split(" ") if m else []
+                request.headers["Authorization"] = "Bearer " + self.tokens.issue(USER, scopes)
+                yield request
+
+    return TokenAuth
+
+
+def _TokenAuth(tokens: TokenServer):  # noqa: N802, ANN202
+    return _token_auth_class()(tokens)
 
 
 def layer_tar(files: dict[str, bytes]) -> bytes:
@@ -279,6 +404,17 @@ def auth_registry() -> Iterator[Registry]:
     _need_registry()
     need(_has_bcrypt(), "python bcrypt is not installed (pip install bcrypt; a test dependency)")
     reg = Registry(htpasswd=True).start()
+    try:
+        yield reg
+    finally:
+        reg.cleanup()
+
+
+@pytest.fixture
+def token_registry() -> Iterator[Registry]:
+    """A registry with Docker token auth (a bearer challenge; ``reg.tokens`` the token service)."""
+    _need_registry()
+    reg = Registry(token=True).start()
     try:
         yield reg
     finally:

@@ -56,7 +56,11 @@ def login(registry: str, user: str, password: str, *, authfile: str | None = Non
                     raise AuthError(f"registry {host}: login refused: invalid user name or "
                                     "password")
             else:
-                c._auth("", fresh=True)
+                try:
+                    c._auth("", fresh=True)
+                except AuthError:
+                    raise AuthError(f"registry {host}: login refused: invalid user name or "
+                                    "password") from None
     auth.store(key, user, password, authfile=authfile)
 
 

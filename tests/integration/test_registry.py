@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import Podium, need
 from tests.integration.test_interop import Podman, podman  # noqa: F401 - the fixture
 from tests.registry_server import (PASSWORD, USER, Registry, auth_registry, layer_tar,  # noqa: F401
-                                   registry, upload_image, upload_index)
+                                   registry, token_registry, upload_image, upload_index)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -152,6 +152,32 @@ def test_round_trip_with_htpasswd(pod: Podium, image: str, auth_registry: Regist
     pod.env["XDG_CONFIG_HOME"] = str(pod.base / "xdg")
     pod("pull", "--tls-verify=false", dest)
     assert pod("run", "--rm", dest, "cat", "/etc/motd").stdout == "podium test image\n"
+
+
+def test_bearer_token_auth_and_cross_repository_mount(pod: Podium, image: str,
+                                                      token_registry: Registry) -> None:
+    """distribution with Docker token auth: anonymous pull tokens, scoped push tokens, mounts."""
+    reg = token_registry
+    base = f"{reg.host}/team/base:1"
+    pod("login", "--tls-verify=false", "-u", USER, "--password-stdin", reg.host, input=PASSWORD + "\n")
+    pod("push", "--tls-verify=false", "busybox", base)
+    pod("logout", reg.host)
+    anon_push = pod("push", "--tls-verify=false", "busybox", f"{reg.host}/team/app:1", check=False)
+    assert anon_push.returncode == 125 and "authentication required" in anon_push.stderr
+    wrong = pod("login", "--tls-verify=false", "-u", USER, "--password-stdin", reg.host,
+                input="nope\n", check=False)
+    assert wrong.returncode == 125 and "login refused" in wrong.stderr
+    pod("login", "--tls-verify=false", "-u", USER, "--password-stdin", reg.host, input=PASSWORD + "\n")
+    reg.tokens.requests.clear()
+    out = pod("push", "--tls-verify=false", "busybox", f"{reg.host}/team/app:1")
+    assert "mounted from team/base" in out.stderr  # known from the first push (blobinfo)
+    scopes = [q.get("scope") for q in reg.tokens.requests]
+    assert ["repository:team/app:pull,push", "repository:team/base:pull"] in scopes
+    pod("logout", reg.host)
+    pod("rmi", "busybox")
+    pod("pull", "--tls-verify=false", f"{reg.host}/team/app:1")  # an anonymous pull token
+    assert reg.tokens.requests[-1].get("account") is None
+    assert pod("run", "--rm", f"{reg.host}/team/app:1", "cat", "/etc/motd").stdout == "podium test image\n"
 
 
 # ---- manifest lists, compression -----------------------------------------------------------
