@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_HEADER_BYTES = 64 * 1024
+DISCARD_LIMIT = 64 * 1024 * 1024
 LOG = bool(os.environ.get("PODIUM_API_LOG"))
 READ_TIMEOUT_S = 300.0
 
@@ -317,10 +318,24 @@ class Connection:
             if isinstance(ev, h11.Data):
                 size += len(ev.data)
                 if size > limit:
+                    self._discard(DISCARD_LIMIT)
                     return b"", error_response(413, f"request body too large: the limit is {limit} bytes")
                 chunks.append(bytes(ev.data))
             elif isinstance(ev, h11.ConnectionClosed):
                 return b"", error_response(400, "the request body ended early")
+
+    def _discard(self, budget: int) -> None:
+        """Read and drop the rest of a refused body (up to ``budget``), so the client gets to read
+        the answer instead of a broken pipe."""
+        while budget > 0:
+            try:
+                ev = self._next()
+            except (_Closed, h11.RemoteProtocolError):
+                return
+            if isinstance(ev, h11.Data):
+                budget -= len(ev.data)
+            else:
+                return
 
     def _drain_and_answer(self, resp: Response) -> bool:
         _, err = self._read_body(routes.JSON_LIMIT)
