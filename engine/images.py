@@ -220,6 +220,9 @@ class ImageStore:
                 img = self._by_digest(cand)
                 if img:
                     return img, None
+            hit = self._by_names(candidates)  # pulled by a manifest list's digest
+            if hit:
+                return hit[0], None
         else:
             hit = self._by_names(candidates)
             if hit:
