@@ -188,8 +188,14 @@ def test_manifest_list_platform_choice(pod: Podium, registry: Registry) -> None:
         raw = layer_tar({"etc/arch": arch.encode() + b"\n"})
         desc = upload_image(registry, "multi/img", None, [raw], arch=arch)
         per_arch[arch] = ("sha256:" + hashlib.sha256(raw).hexdigest(), desc)
-    upload_index(registry, "multi/img", "latest", [per_arch["arm64"][1], per_arch["amd64"][1]])
+    index = upload_index(registry, "multi/img", "latest", [per_arch["arm64"][1], per_arch["amd64"][1]])
     ref = f"{registry.host}/multi/img:latest"
+    # pinned by the index's digest: the host's image, found again by that reference
+    pinned = f"{registry.host}/multi/img@{index['digest']}"
+    iid = pod("pull", "-q", "--tls-verify=false", pinned).stdout.strip()
+    assert json.loads(pod("image", "inspect", pinned).stdout)[0]["Id"] == iid
+    assert json.loads(pod("image", "inspect", pinned).stdout)[0]["Architecture"] == "amd64"
+    pod("rmi", pinned)
 
     def pulled(*flags: str) -> dict:
         iid = pod("pull", "--tls-verify=false", *flags, ref).stdout.strip()
