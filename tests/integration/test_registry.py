@@ -452,3 +452,51 @@ def test_podman_and_podium_share_a_registry(pod: Podium, image: str, registry: R
            "localhost/pbox:latest", theirs)
     pod("pull", "--tls-verify=false", theirs)
     assert pod("run", "--rm", theirs).stdout == "podium test image\n"
+
+
+# ---- pull policies in kube and compose files ------------------------------------------------
+
+def test_kube_image_pull_policy_and_compose_pull_policy(pod: Podium, image: str, registry: Registry,
+                                                       tmp_path: Path) -> None:
+    ref = f"{registry.host}/decl/box:1"
+    pod("push", "--tls-verify=false", "busybox", ref)
+    Path(pod.env["CONTAINERS_REGISTRIES_CONF"]).write_text(
+        f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+
+    def kube(policy: str) -> Path:
+        f = tmp_path / f"pod-{policy}.yaml"
+        f.write_text(f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: pulled-{policy.lower()}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: {ref}
+    imagePullPolicy: {policy}
+    command: ["cat", "/etc/motd"]
+""")
+        return f
+
+    never = pod("play", "kube", str(kube("Never")), check=False)
+    assert never.returncode == 125
+    assert "not found in local storage and not pulled" in never.stderr and "never" in never.stderr
+    assert ref not in pod("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    pod("play", "kube", str(kube("IfNotPresent")))
+    assert ref in pod("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    pod("kube", "down", "--force", str(kube("IfNotPresent")))
+    pod("rmi", ref)
+
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(f"""services:
+  web:
+    image: {ref}
+    pull_policy: always
+    command: ["sleep", "300"]
+""")
+    try:
+        pod("compose", "-f", str(compose), "-p", "pulltest", "up", "-d")
+        assert ref in pod("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    finally:
+        pod("compose", "-f", str(compose), "-p", "pulltest", "down", "-t", "0", check=False)
