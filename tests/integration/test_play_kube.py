@@ -431,6 +431,21 @@ def test_failing_init_container_fails_the_pod(podium: Podium, image: str, tmp_pa
     nothing_left(podium)
 
 
+def test_failing_init_container_in_one_replica_undoes_every_pod(podium: Podium, image: str,
+                                                                 tmp_path: Path) -> None:
+    """Pods start in parallel (one worker process each): the failure still fails the play, and undoes it."""
+    path = tmp_path / "replicas.yaml"
+    path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: rep}\nspec:\n  replicas: 3\n"
+                    "  selector: {matchLabels: {app: rep}}\n  template:\n    metadata: {labels: {app: rep}}\n"
+                    "    spec:\n      initContainers:\n      - name: gate\n        image: busybox\n"
+                    "        command: [sh, -c, 'test $(hostname) != rep-pod-1 || { echo no entry; exit 4; }']\n"
+                    "      containers: [{name: c, image: busybox, command: [sleep, '1000']}]\n")
+    r = podium("play", "kube", "--network", "none", str(path), check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1
+    assert "pod rep-pod-1: init container 'gate' exited with code 4 (last output: no entry)" in r.stderr
+    nothing_left(podium)
+
+
 @pytest.mark.parametrize("name,expected", [
     ("bad-syntax", "bad-syntax.yaml:10:3: invalid YAML: expected ',' or ']'"),
     ("bad-type", "bad-type.yaml:9:22: spec.containers[0].ports[0].containerPort: expected integer, got string 'http'"),
