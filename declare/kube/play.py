@@ -2,15 +2,18 @@
 
 ``play`` first checks that nothing it would make exists already (the pods and
 their containers' names), then makes claims, host paths, the pods' volumes
-(writing configMap and secret files with their modes), the pods and their
-containers, and starts them: init containers one at a time, each to a zero
-exit (then removed, as Podman's default ``once`` init containers are), then
-the app containers. Whatever fails on the way, everything this play made is
-removed again before the error is raised: nothing is left half-created.
+(writing configMap and secret files with their modes, fsGroup applied), the
+pods (their addresses allocated at once when ``status.podIP`` is asked for) and
+their containers, and starts the pods side by side, one worker process each:
+in a pod, init containers one at a time, each to a zero exit (then removed, as
+Podman's default ``once`` init containers are), then the app containers.
+Whatever fails on the way, everything this play made is removed again before
+the error is raised: nothing is left half-created.
 
-``down`` removes the pods an input declares, with the volumes made for them
-(configMap, secret and emptyDir volumes); PersistentVolumeClaim volumes keep
-their data and go only with ``force``.
+``down`` removes the pods an input declares (side by side too), with the
+volumes made for them (configMap, secret and emptyDir volumes);
+PersistentVolumeClaim volumes keep their data and go only with ``force``.
+``build_images`` is ``--build``: images built from directories next to the YAML.
 """
 
 from __future__ import annotations
