@@ -191,7 +191,7 @@ def teardown(rec: dict[str, Any], *, wait: bool = False) -> None:
     with ipam.host_lock(NET_LOCK) as fd:
         netns.remove(rec["netns"])
         nets, ports = rec["networks"], rec.get("ports") or []
-        if wait:
+        if wait or _threaded():
             reap(nets, ports)
         else:
             _background(lambda lock_fd: reap_later(nets, ports, lock_fd), keep_fd=fd,
@@ -290,6 +290,19 @@ def remove_bridge(n: dict[str, Any]) -> None:
 
 
 _reapers: list[int] = []
+
+
+def _threaded() -> bool:
+    """Whether this process runs other threads, so that a fork could copy a lock one holds.
+
+    A forked child of a threaded process (``apply --parallel``, ``compose up``, the REST
+    service) inherits every lock another thread held at the fork — the import system's
+    module locks included — and the child, which holds the host's network lock, would
+    wait on it forever. Such processes tear down in the foreground instead.
+    """
+    import sys
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
 
 
 def _background(fn: Callable[[int], None], *, keep_fd: int, alive_dir: str) -> None:

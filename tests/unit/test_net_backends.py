@@ -100,3 +100,22 @@ def test_published_ports_and_their_conflicts() -> None:
     assert nft.conflicts([m("10.1.1.1", 18090)], "10.87.5.5", got) == []                 # another address
     assert nft.conflicts([m("", 18090, "udp")], "10.87.5.5", got) == []                  # another protocol
     assert nft.conflicts([m("127.0.0.1", 18090)], "10.87.0.2", got) == []               # our own, stale
+
+
+def test_a_threaded_process_never_forks_a_teardown() -> None:
+    """A fork beside a live thread can copy a held import lock into the child, which then
+    waits forever while it holds the host's network lock (seen under apply --parallel)."""
+    import threading
+
+    from podium.engine.net import fastpath
+
+    assert not fastpath._threaded()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert fastpath._threaded()
+    finally:
+        stop.set()
+        t.join()
+    assert not fastpath._threaded()
