@@ -31,7 +31,8 @@ COMMANDS: dict[str, str] = {
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "container": ("containers", {"list": "ps", "ls": "ps", "cleanup": "cleanup"}),
-    "image": ("images", {"list": "images", "ls": "images", "rm": "rmi", "inspect": "image-inspect"}),
+    "image": ("images", {"list": "images", "ls": "images", "rm": "rmi", "inspect": "image-inspect",
+                         "build": "build:build", "pull": "registry:pull", "push": "registry:push"}),
     "network": ("networks", {"list": "ls", "remove": "rm"}),
     "volume": ("volumes", {"list": "ls", "remove": "rm"}),
     "pod": ("pods", {"list": "ps", "ls": "ps", "remove": "rm"}),
@@ -128,6 +129,8 @@ def dispatch(argv: list[str]) -> int:
             return 0 if rest else 125
         prog = f"podium {name} {rest[0]}"
         name, rest = aliases.get(rest[0], rest[0]), rest[1:]
+        if ":" in name:  # a group member that lives in another command's module
+            module, name = name.split(":", 1)
     elif name in COMMANDS:
         module = COMMANDS[name]
     else:
