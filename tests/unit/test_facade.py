@@ -86,3 +86,16 @@ def test_unexpected_errors_are_one_line(tmp_path, monkeypatch) -> None:  # noqa:
                           capture_output=True, text=True, cwd=REPO, env=env)
     assert proc.returncode == 125 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("Error: internal error: KeyError")
+
+
+def test_group_members_that_live_in_other_modules(capsys) -> None:  # noqa: ANN001
+    """`podium image build|pull|push` reach the build and registry commands."""
+    import pytest
+
+    from podium.cli.main import dispatch
+    for sub, flag in (("build", "--build-arg"), ("pull", "--platform"), ("push", "--tls-verify")):
+        with pytest.raises(SystemExit) as exc:
+            dispatch(["image", sub, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: podium image {sub}") and flag in out, out
