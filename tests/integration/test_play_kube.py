@@ -31,9 +31,17 @@ def check(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return register
 
 
-def prepare(tmp_path: Path, name: str) -> str:
-    """The case file with @TMP@ replaced by a private directory for host paths."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(tmp_path: Path, name: str, *, port: int | None = None) -> str:
+    """The case file with @TMP@ replaced by a private directory for host paths, @PORT@ by a free port."""
     text = (CASES / f"{name}.yaml").read_text().replace("@TMP@", str(tmp_path))
+    if port is not None:
+        text = text.replace("@PORT@", str(port))
     out = tmp_path / f"{name}.yaml"
     out.write_text(text)
     return str(out)
@@ -352,13 +360,8 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 
 
 def _published(podium: Podium, path: str, port: int, name: str) -> None:
-    """Ports answer on 127.0.0.1 once bridge networks land; until then the play fails cleanly."""
-    r = podium("play", "kube", path, check=False)
-    if r.returncode != 0:
-        print(f"\nport publishing not available yet: {r.stderr.strip()}")
-        assert r.returncode == 125 and r.stderr.count("\n") == 1 and "port" in r.stderr
-        nothing_left(podium)
-        return
+    """The pod's published port answers on 127.0.0.1."""
+    podium("play", "kube", path)
     body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"))
     assert body == "hello from podium\n"
     assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [name]
@@ -415,10 +418,10 @@ def test_hostpath_case(podium: Podium, image: str, tmp_path: Path) -> None:
     assert sh(podium, "hostpath-c", "stat -c %F /dev/mynull") == "character special file\n"
 
 
-@pytest.mark.parametrize("name,port,pod", [("host-port", 18089, "published"),
-                                           ("service-nodeport", 18090, "front")])
-def test_ports_cases(podium: Podium, image: str, tmp_path: Path, name: str, port: int, pod: str) -> None:
-    _published(podium, prepare(tmp_path, name), port, pod)
+@pytest.mark.parametrize("name,pod", [("host-port", "published"), ("service-nodeport", "front")])
+def test_ports_cases(podium: Podium, image: str, tmp_path: Path, name: str, pod: str) -> None:
+    port = free_port()
+    _published(podium, prepare(tmp_path, name, port=port), port, pod)
 
 
 # ---- failures leave nothing --------------------------------------------------------------------
