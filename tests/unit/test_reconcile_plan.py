@@ -203,3 +203,10 @@ def test_config_content_update() -> None:
 ])
 def test_field_diff(old: dict, new: dict, fields: list[str]) -> None:
     assert field_diff(old, new) == fields
+
+
+def test_created_never_started_is_started_with_its_cause() -> None:
+    d = desired()
+    [a] = plan(d, observed(d, **{"container/demo-web-1": {"status": "created"}})).changes()
+    assert (a.action, a.rid, a.cause) == ("start", "container/demo-web-1",
+                                          "created but never started (interrupted apply?)")
