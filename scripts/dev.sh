@@ -39,6 +39,24 @@ install_venv() {
   fi
 }
 
+install_docker_client() {
+  # The REST API tests drive podium with the docker CLI. Debian 12 ships the client only
+  # inside docker.io (20.10, API 1.41), together with a daemon that must never run here:
+  # install it with service starts denied, then mask the units. Skipped when a docker
+  # client is already installed (the machine may have a newer one in /usr/local/bin).
+  command -v docker >/dev/null 2>&1 && return 0
+  export DEBIAN_FRONTEND=noninteractive
+  local deny=/usr/sbin/policy-rc.d
+  local had=0; [ -e "$deny" ] && had=1
+  [ "$had" = 1 ] || printf '#!/bin/sh\nexit 101\n' > "$deny"
+  chmod +x "$deny"
+  apt-get install -y -q --no-install-recommends docker.io || { [ "$had" = 1 ] || rm -f "$deny"; return 1; }
+  [ "$had" = 1 ] || rm -f "$deny"
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl mask --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+  fi
+}
+
 podman_conf() {
   # Podman (used by interop tests and benchmarks) must not raise rlimits above
   # this host's hard limits, and crun refuses hybrid cgroup hosts: runc it is.
@@ -56,11 +74,11 @@ case "${1:-}" in
     install_apt; install_venv
     PATH="$PWD/.venv/bin:$PATH" bash examples/demo.sh ;;
   test)
-    install_apt; install_venv; podman_conf
+    install_apt; install_venv; podman_conf; install_docker_client
     shift
     exec .venv/bin/python -m pytest -q -ra "${@:-tests}" ;;
   bench)
-    install_apt; install_venv
+    install_apt; install_venv; install_docker_client
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine
     exec .venv/bin/python bench/run_bench.py "${@:2}" ;;
   *)
