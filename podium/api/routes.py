@@ -140,5 +140,5 @@ def load() -> None:
     if _LOADED:
         return
     from .docker import containers, exec as exec_, images, networks, system, volumes  # noqa: F401
-    from . import libpod  # noqa: F401
+    from . import libpod, reconcile  # noqa: F401
     _LOADED = True

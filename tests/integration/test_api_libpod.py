@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.test_api_helpers import Service, api  # noqa: F401 - the fixture
@@ -67,3 +69,36 @@ def test_play_generate_and_down_kube(api: Service, image: str) -> None:
         down.raise_for_status()
         assert down.json()["RmReport"] == [report["Pods"][0]["ID"]]
         assert not client.pods.exists("apiplay")
+
+
+COMPOSE = """\
+services:
+  web:
+    image: localhost/busybox
+    command: [sleep, "1000"]
+    network_mode: none
+    environment: {ROLE: %s}
+"""
+
+
+def test_apply_and_diff_endpoints(api: Service, image: str) -> None:
+    def call(path: str, role: str, **extra: object) -> dict:
+        status, _, body = api.request("POST", f"/v4.0.0/libpod/{path}",
+                                      {"stack": "apistack", "files": {"compose.yaml": COMPOSE % role}, **extra})
+        assert status == 200, body
+        return json.loads(body)
+
+    first = call("diff", "one")
+    assert first["changed"] is True and first["summary"]["create"] >= 1
+    applied = call("apply", "one")
+    assert applied["ok"] is True and applied["changed"] is True
+    status, _, body = api.request("GET", "/containers/json")
+    assert [c["Names"] for c in json.loads(body)] == [["/apistack-web-1"]]
+    assert call("apply", "one")["changed"] is False   # idempotent
+    assert call("diff", "one")["changed"] is False
+    changed = call("diff", "two")
+    assert changed["changed"] is True and changed["summary"]["recreate"] == 1
+    status, _, body = api.request("POST", "/v4.0.0/libpod/apply", {"stack": "apistack", "files": {"../x.yaml": "a: 1"}})
+    assert status == 400 and "invalid file name" in json.loads(body)["message"]
+    status, _, body = api.request("POST", "/v4.0.0/libpod/apply", {"stack": "Bad Name", "files": {"c.yaml": "a: 1"}})
+    assert status == 400 and "stack name" in json.loads(body)["message"]
