@@ -275,7 +275,8 @@ def do_delete(a: argparse.Namespace, g: Any) -> int:
     for act in report.plan.actions:
         if act.action == "keep" and not a.quiet:
             print(f"{'kept':<10} {act.rid}  ({act.cause})")
-    print(report.plan.summary())
+    counts = report.plan.counts()
+    print(f"stack {name!r}: {counts['remove']} removed, {counts['keep']} kept")
     return 0
 
 

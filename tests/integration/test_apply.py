@@ -296,7 +296,7 @@ def test_concurrent_applies_never_interleave(podium: Podium, tmp_path: Path, ima
     assert [p.returncode for p in procs] == [0, 0], outs
     reports = sorted((validate(json.loads(o)) for o, _ in outs), key=lambda r: r["started"])
     assert reports[0]["finished"] <= reports[1]["started"], reports   # one after the other
-    assert reports[0]["summary"]["create"] == 3 and not reports[1]["changed"]
+    assert reports[0]["summary"]["create"] == 4 and not reports[1]["changed"]   # 3 containers, 1 network
     assert set(containers(podium)) == {"conc-s0-1", "conc-s1-1", "conc-s2-1"}
 
     # --no-wait-lock fails at once, clearly, while another apply holds the lock
@@ -342,3 +342,28 @@ def test_bad_input_is_one_clear_error_and_nothing_applied(podium: Podium, tmp_pa
     assert podium("pod", "ps", "-q").stdout.split() == []
     assert podium("network", "ls", "--format", "{{.Name}}").stdout.split() == ["podium"]
     assert podium("volume", "ls", "-q").stdout.split() == []
+
+
+def test_conditions_are_waits_and_one_shots_stay_done(podium: Podium, tmp_path: Path, image: str) -> None:
+    # db must be healthy and migrate must have exited 0 before app starts (compose depends_on conditions)
+    d = tmp_path / "depends"
+    shutil.copytree(REPO / "tests" / "compose_up_cases" / "depends", d)
+    r = podium("apply", "-f", str(d), "--wait", "--timeout", "90s", "--format", "json")
+    report = validate(json.loads(r.stdout))
+    assert report["ok"], report
+    eng = podium.engine()
+    try:
+        db = eng.containers.get("depends-db-1")
+        migrate = eng.containers.get("depends-migrate-1")
+        app = eng.containers.get("depends-app-1")
+    finally:
+        eng.close()
+    assert db["state"]["health"]["Status"] == "healthy"
+    assert (migrate["state"]["status"], migrate["state"]["exit_code"]) == ("exited", 0)
+    assert app["state"]["status"] == "running"
+    assert app["state"]["started_at"] > db["state"]["started_at"]
+    assert app["state"]["started_at"] > migrate["state"]["finished_at"]
+    # the one-shot that completed is not started again: a second diff has nothing to do
+    r = podium("diff", "-f", str(d), "-v", check=False)
+    assert r.returncode == 0, r.stdout
+    assert "noop     container/depends-migrate-1  (completed)" in r.stdout
