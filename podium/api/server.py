@@ -37,14 +37,22 @@ READ_TIMEOUT_S = 300.0
 
 
 class Context:
-    """What a handler may use: a fresh engine for this request and the service's shared state."""
+    """What a handler may use: an engine of this connection's thread and the service's shared state.
 
-    def __init__(self, service: "Service") -> None:
+    The engine (and its SQLite connection) lives as long as the HTTP connection, so a
+    client's keep-alive requests skip opening the store each time; it is never shared
+    between threads.
+    """
+
+    def __init__(self, service: "Service", owner: "Connection | None" = None) -> None:
         self.service = service
+        self.owner = owner
         self._engine = None
 
     @property
     def engine(self) -> Any:
+        if self.owner is not None:
+            return self.owner.engine()
         if self._engine is None:
             self._engine = self.service.new_engine()
         return self._engine
@@ -212,7 +220,13 @@ class Connection:
         self.service = service
         self.sock = sock
         self.h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self._engine: Any = None
         sock.settimeout(READ_TIMEOUT_S)
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            self._engine = self.service.new_engine()
+        return self._engine
 
     def _next(self) -> Any:
         while True:
@@ -232,6 +246,14 @@ class Connection:
             self.sock.sendall(out)
 
     def run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
+    def _serve(self) -> None:
         while True:
             try:
                 ev = self._next()
@@ -283,7 +305,7 @@ class Connection:
             sys.stderr.flush()
         req = Request(method, path, query, headers, body, sock=self.sock)
         req.api_version = version
-        ctx = Context(self.service)
+        ctx = Context(self.service, self)
         try:
             try:
                 result = route.handler(ctx, req, **params)
