@@ -139,6 +139,7 @@ def execute(engine: "Engine", desired: "Desired", plan: "Plan", options: Options
     for a in plan.actions:
         if a.rid in failed_rids and a.action not in ("remove",) and outcomes[id(a)].status == "planned":
             outcomes[id(a)].status = "failed"
+    runner.failed_rids = failed_rids
     runner.graph(todo, outcomes)
     if o.wait and not any(x.status == "failed" for x in result.outcomes):
         runner.wait_all(todo, outcomes)
@@ -155,6 +156,8 @@ class _Runner:
         self.say = say
         self.engines = _Engines(engine)
         self.deadline = time.monotonic() + options.timeout
+        self.by_rid: dict[str, Action] = {}
+        self.failed_rids: set[str] = set()
 
     def run(self, outcome: Outcome, fn: "Callable[[Engine, Action], None]") -> None:
         t0 = time.monotonic()
@@ -173,7 +176,7 @@ class _Runner:
     # ---- the graph --------------------------------------------------------------------------
 
     def graph(self, todo: list["Action"], outcomes: dict[int, Outcome]) -> None:
-        by_rid = {a.rid: a for a in todo}
+        by_rid = self.by_rid = {a.rid: a for a in todo}
         waiting: dict[str, set[str]] = {}
         dependents: dict[str, list[str]] = {}
         for a in todo:
@@ -225,6 +228,8 @@ class _Runner:
     def _blocked(self, a: "Action", outcomes: dict[int, Outcome], by_rid: dict[str, "Action"]) -> str:
         r = self.desired.get(a.rid)
         for d in (r.deps if r else []):
+            if d.rid in self.failed_rids:
+                return d.rid
             other = by_rid.get(d.rid)
             if other is not None and outcomes[id(other)].status in ("failed", "skipped"):
                 return d.rid
@@ -234,8 +239,7 @@ class _Runner:
         outcome = outcomes[id(a)]
         if outcome.status != "planned":
             return
-        blocked = self._blocked(a, outcomes, {x.action.rid: x.action for x in outcomes.values()
-                                              if x.action.action != "remove"})
+        blocked = self._blocked(a, outcomes, self.by_rid)
         if blocked:
             outcome.status, outcome.error = "skipped", f"dependency {blocked} failed"
             self.say(outcome, "done")

@@ -374,3 +374,24 @@ def test_conditions_are_waits_and_one_shots_stay_done(podium: Podium, tmp_path: 
     r = podium("diff", "-f", str(d), "-v", check=False)
     assert r.returncode == 0, r.stdout
     assert "noop     container/depends-migrate-1  (completed)" in r.stdout
+
+
+def test_a_failed_condition_fails_apply_naming_the_resource(podium: Podium, tmp_path: Path, image: str) -> None:
+    d = tmp_path / "fail"
+    d.mkdir()
+    (d / "compose.yaml").write_text(
+        "services:\n"
+        "  migrate: {image: localhost/busybox, command: [sh, -c, 'echo schema too new; exit 3']}\n"
+        "  app:\n    image: localhost/busybox\n    command: [sleep, '1000']\n    init: true\n"
+        "    depends_on: {migrate: {condition: service_completed_successfully}}\n"
+        "  other: {image: localhost/busybox, command: [sleep, '1000'], init: true}\n")
+    r = podium("apply", "-f", str(d), "--format", "json", check=False)
+    assert r.returncode == 125
+    assert "Error: container/fail-app-1: create failed: container/fail-migrate-1 exited with code 3" in r.stderr
+    assert "schema too new" in r.stderr
+    report = validate(json.loads(r.stdout))
+    status = {a["resource"]: a["status"] for a in report["actions"]}
+    assert status == {"network/fail_default": "done", "container/fail-migrate-1": "done",
+                      "container/fail-app-1": "failed", "container/fail-other-1": "done"}   # failing narrowly
+    assert not report["ok"]
+    assert "fail-app-1" not in containers(podium)
