@@ -113,3 +113,32 @@ def test_networks_and_volumes(api: Service, image: str) -> None:
     assert "apivol" not in api.docker("volume", "ls", "-q").stdout.split()
     again = api.docker("volume", "rm", "apivol", check=False)
     assert again.returncode != 0 and "no such volume" in again.stderr.lower()
+
+
+def test_push_and_pull_through_a_local_registry(podium, image: str) -> None:  # noqa: ANN001
+    """docker push / rmi / pull / run against a real registry on 127.0.0.1 (plain HTTP, as Docker
+    allows for loopback registries)."""
+    from tests.integration.test_api_helpers import start_service, stop_service
+    from tests.registry_server import Registry, _need_registry
+    _need_registry()
+    reg = Registry().start()
+    conf = podium.base / "registries.conf"
+    conf.write_text("")
+    podium.env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    podium.env["REGISTRY_AUTH_FILE"] = str(podium.base / "auth.json")
+    svc = start_service(podium)
+    try:
+        ref = f"{reg.host}/api/busybox:1"
+        svc.docker("tag", "localhost/busybox", ref)
+        pushed = svc.docker("push", ref)
+        assert "digest: sha256:" in pushed.stdout
+        svc.docker("rmi", ref)
+        assert ref not in svc.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+        pulled = svc.docker("pull", ref)
+        assert f"Downloaded newer image for {ref}" in pulled.stdout
+        assert svc.docker("run", "--rm", "--network", "none", ref, "cat", "/etc/motd").stdout == "podium test image\n"
+        missing = svc.docker("pull", f"{reg.host}/api/nothing:1", check=False)
+        assert missing.returncode != 0 and "nothing" in missing.stderr
+    finally:
+        stop_service(svc)
+        reg.cleanup()

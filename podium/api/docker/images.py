@@ -182,6 +182,16 @@ class _QueueProgress:
         pass
 
 
+def _loopback_registry(ref: str) -> bool:
+    """Docker trusts registries on 127.0.0.0/8 without TLS (InsecureRegistryCIDRs); so do we."""
+    first, sep, _ = ref.partition("/")
+    if not sep or not ("." in first or ":" in first or first == "localhost"):
+        return False
+    host = first.rsplit(":", 1)[0] if first.count(":") == 1 else first
+    host = host.strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def _short(digest: str) -> str:
     return digest.split(":")[-1][:12]
 
@@ -245,7 +255,9 @@ def create(ctx: Any, req: Any) -> Any:
         from podium.engine.registry.pull import PullOptions
         eng = service.new_engine()
         try:
-            img = eng.images.pull(ref, PullOptions(credentials=creds, progress=prog))  # type: ignore[arg-type]
+            opts = PullOptions(credentials=creds, progress=prog,  # type: ignore[arg-type]
+                               tls_verify=False if _loopback_registry(ref) else None)
+            img = eng.images.pull(ref, opts)
         finally:
             eng.close()
         return [{"status": f"Digest: {img.get('digest', '')}"},
@@ -285,7 +297,9 @@ def push(ctx: Any, req: Any, name: str) -> Any:
         from podium.engine.registry.push import PushOptions
         eng = service.new_engine()
         try:
-            digest = eng.images.push(ref, None, PushOptions(credentials=creds, progress=prog))  # type: ignore[arg-type]
+            opts = PushOptions(credentials=creds, progress=prog,  # type: ignore[arg-type]
+                               tls_verify=False if _loopback_registry(ref) else None)
+            digest = eng.images.push(ref, None, opts)
         finally:
             eng.close()
         return [{"status": f"{tag or 'latest'}: digest: {digest}"},
