@@ -23,6 +23,7 @@ name the changed fields; it is the only thing a caller injects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .graph import RANK, field_diff, unified
@@ -144,8 +145,10 @@ def plan(desired: "Desired", snap: "Snapshot", *, prune: bool = False, prune_vol
         primary = next((o for o in have if o.engine_name == r.name), None)
         for o in have:
             if o is not primary:
-                removals.append(Action("remove", r.kind, r.name, f"leftover {o.engine_name} of an interrupted "
-                                       "apply", ids=(o.id,), source=r.source))
+                temp = re.fullmatch(r"[0-9a-f]{12}_" + re.escape(r.name), o.engine_name)
+                cause = (f"leftover {o.engine_name} of an interrupted apply" if temp else
+                         f"found as {o.engine_name} (renamed outside podium apply)")
+                removals.append(Action("remove", r.kind, r.name, cause, ids=(o.id,), source=r.source))
         if primary is None:
             holder = snap.holder(r.kind, r.name)
             if holder is not None and holder.stack != stack:

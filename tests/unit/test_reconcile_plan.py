@@ -210,3 +210,16 @@ def test_created_never_started_is_started_with_its_cause() -> None:
     [a] = plan(d, observed(d, **{"container/demo-web-1": {"status": "created"}})).changes()
     assert (a.action, a.rid, a.cause) == ("start", "container/demo-web-1",
                                           "created but never started (interrupted apply?)")
+
+
+def test_renamed_by_hand_is_replaced_under_its_name() -> None:
+    d = desired()
+    snap = observed(d)
+    snap.objects = [o for o in snap.objects if o.name != "demo-web-1"]
+    snap.by_name.pop("container/demo-web-1")
+    snap.add(Observed("container", "demo-web-1", "id-r", "my-web", stack=STACK,
+                      hash=d.resources["container/demo-web-1"].hash, status="running"), "container")
+    assert [(a.action, a.rid, a.cause) for a in plan(d, snap).changes()] == [
+        ("remove", "container/demo-web-1", "found as my-web (renamed outside podium apply)"),
+        ("create", "container/demo-web-1", "not on the host"),
+    ]
