@@ -395,3 +395,41 @@ def test_a_failed_condition_fails_apply_naming_the_resource(podium: Podium, tmp_
                       "container/fail-app-1": "failed", "container/fail-other-1": "done"}   # failing narrowly
     assert not report["ok"]
     assert "fail-app-1" not in containers(podium)
+
+
+CONFIG_STACK = {
+    "site.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata: {index.html: v1}\n---\n"
+                 "apiVersion: v1\nkind: Pod\nmetadata: {name: cfg}\nspec:\n"
+                 "  terminationGracePeriodSeconds: 0\n  containers:\n"
+                 "  - {name: web, image: localhost/busybox, command: [sleep, '1000'],\n"
+                 "     volumeMounts: [{name: site, mountPath: /www}]}\n"
+                 "  volumes: [{name: site, configMap: {name: site}}]\n",
+    "app/compose.yaml": "services:\n  db:\n    image: localhost/busybox\n    command: [sleep, '1000']\n"
+                        "    init: true\n    secrets: [pw]\nsecrets:\n  pw: {file: ./pw.txt}\n",
+    "app/pw.txt": "first",
+}
+
+
+def test_configs_and_secrets_are_updated_in_place(podium: Podium, tmp_path: Path, image: str) -> None:
+    d = tmp_path / "cfg"
+    for name, text in CONFIG_STACK.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(text)
+    podium("apply", "-f", str(d))
+    assert exec_out(podium, "cfg-web", "cat", "/www/index.html") == "v1"
+    assert exec_out(podium, "app-db-1", "cat", "/run/secrets/pw") == "first"
+    before = containers(podium)
+    (d / "site.yaml").write_text(CONFIG_STACK["site.yaml"].replace("index.html: v1", "index.html: v2"))
+    (d / "app" / "pw.txt").write_text("second")
+    r = podium("diff", "-f", str(d), check=False)
+    assert r.returncode == 1
+    assert "update   config/cfg-site  (content changed: index.html)" in r.stdout
+    assert "update   config/app/secrets/pw.444..  (content changed: sha256)" in r.stdout
+    assert "0 to create, 0 to recreate, 2 to update, 0 to remove" in r.stdout
+    podium("apply", "-f", str(d))
+    assert containers(podium) == before          # no container was recreated or restarted
+    assert exec_out(podium, "cfg-web", "cat", "/www/index.html") == "v2"
+    assert exec_out(podium, "app-db-1", "cat", "/run/secrets/pw") == "second"
+    assert podium("diff", "-f", str(d), check=False).returncode == 0
+    podium("delete", "--stack", "cfg", "--volumes")
+    assert not (podium.root / "stacks" / "files" / "cfg").exists()
