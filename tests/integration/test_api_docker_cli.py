@@ -31,7 +31,15 @@ def test_version_ps_and_attached_run(api: Service, image: str) -> None:
     assert proc.returncode == 7
     assert proc.stdout == "to-out\n"
     assert "to-err" in proc.stderr
-    # --rm removed both
+    # HostConfig fields the engine maps: DNS, extra hosts, groups, no-new-privileges
+    out = api.docker("run", "--rm", "--dns", "10.0.0.53", "--add-host", "db:10.0.0.9", "--group-add", "10",
+                     "--security-opt", "no-new-privileges", "localhost/busybox", "sh", "-c",
+                     "cat /etc/resolv.conf; grep db /etc/hosts; id -G; grep NoNewPrivs /proc/self/status")
+    assert "nameserver 10.0.0.53" in out.stdout and "10.0.0.9\tdb" in out.stdout
+    assert "0 10\n" in out.stdout and "NoNewPrivs:\t1" in out.stdout
+    refused = api.docker("run", "--rm", "--link", "x:y", "localhost/busybox", "true", check=False)
+    assert refused.returncode != 0 and "Links" in refused.stderr
+    # --rm removed them all
     assert api.docker("ps", "-a", "-q").stdout.split() == []
 
 

@@ -61,7 +61,8 @@ BAD_BODIES = [
     (b'{"Image": 7}', "Image"),
     (b'{"Cmd": ["true"]}', "Image"),
     (b'[1, 2]', "invalid request body"),
-    (b'{"Image": "localhost/busybox", "HostConfig": {"Dns": ["1.1.1.1"]}}', "HostConfig.Dns"),
+    (b'{"Image": "localhost/busybox", "HostConfig": {"Links": ["a:b"]}}', "HostConfig.Links"),
+    (b'{"Image": "localhost/busybox", "HostConfig": {"SecurityOpt": ["apparmor=x"]}}', "SecurityOpt"),
     (b'{"Image": "localhost/busybox", "Tty": true}', "Tty"),
     (b'{"Image": "localhost/busybox", "HostConfig": {"Memory": 1}}', "memory"),
 ]

@@ -95,7 +95,9 @@ def test_create_body_to_spec() -> None:
                                                                      "53/udp": [{"HostPort": ""}]},
                        "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}, "AutoRemove": False,
                        "Memory": 64 * 1024 * 1024, "NanoCpus": 500_000_000, "PidsLimit": -1, "CapAdd": ["NET_ADMIN"],
-                       "Tmpfs": {"/run": "size=1m"}, "Init": True, "Dns": [], "MemorySwappiness": None,
+                       "Tmpfs": {"/run": "size=1m"}, "Init": True, "Dns": ["10.0.0.53"], "MemorySwappiness": None,
+                       "ExtraHosts": ["db:10.0.0.9"], "GroupAdd": ["10"], "MemoryReservation": 32 * 1024 * 1024,
+                       "SecurityOpt": ["no-new-privileges:true", "label=disable", "seccomp=unconfined"],
                        "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "mynet",
                        "Mounts": [{"Type": "volume", "Source": "data", "Target": "/data", "ReadOnly": True}]},
         "NetworkingConfig": {"EndpointsConfig": {"mynet": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.1.0.5"}}}},
@@ -114,11 +116,14 @@ def test_create_body_to_spec() -> None:
     assert spec.mounts[0]["volume"] == "data" and spec.mounts[0]["rw"] is False
     assert spec.health == {"cmd": ["CMD", "true"], "interval": "2000000000ns", "retries": 2}
     assert spec.stop_signal == "SIGINT" and spec.stop_timeout == 3
+    assert spec.dns == ["10.0.0.53"] and spec.dns_search is None and spec.add_hosts == ["db:10.0.0.9"]
+    assert spec.groups == ["10"] and spec.memory_reservation == 32 * 1024 * 1024
+    assert spec.no_new_privileges is True and spec.seccomp_profile == "unconfined"
 
 
 @pytest.mark.parametrize("hc, field", [
-    ({"Dns": ["8.8.8.8"]}, "Dns"), ({"PidMode": "host"}, "PidMode"), ({"Devices": [{"PathOnHost": "/dev/x"}]}, "Devices"),
-    ({"SecurityOpt": ["seccomp=unconfined"]}, "SecurityOpt"), ({"LogConfig": {"Type": "syslog"}}, "Type"),
+    ({"Links": ["a:b"]}, "Links"), ({"PidMode": "host"}, "PidMode"), ({"Devices": [{"PathOnHost": "/dev/x"}]}, "Devices"),
+    ({"SecurityOpt": ["apparmor=x"]}, "SecurityOpt"), ({"LogConfig": {"Type": "syslog"}}, "Type"),
 ])
 def test_create_refuses_what_it_cannot_honour(hc: dict, field: str) -> None:
     with pytest.raises(ApiError) as err:

@@ -92,7 +92,6 @@ CREATE_SCHEMA: dict[str, Any] = {
 # HostConfig fields podium cannot honour: accepted only at these values
 _ZERO_OK: dict[str, tuple[Any, ...]] = {
     "ContainerIDFile": ("",), "VolumeDriver": ("", "local"), "VolumesFrom": (), "CgroupnsMode": ("", "private", "host"),
-    "Dns": (), "DnsOptions": (), "DnsSearch": (), "ExtraHosts": (), "GroupAdd": (),
     "IpcMode": ("", "private", "shareable"), "Cgroup": ("",), "Links": (), "OomScoreAdj": (0,),
     "PidMode": ("", "private"), "PublishAllPorts": (False,), "StorageOpt": (), "UTSMode": ("", "private"),
     "UsernsMode": ("", "private"), "Runtime": ("", "runc", "crun"), "Isolation": ("", "default"),
@@ -100,7 +99,7 @@ _ZERO_OK: dict[str, tuple[Any, ...]] = {
     "BlkioDeviceReadBps": (), "BlkioDeviceWriteBps": (), "BlkioDeviceReadIOps": (),
     "BlkioDeviceWriteIOps": (), "CpuRealtimePeriod": (0,), "CpuRealtimeRuntime": (0,),
     "CpusetCpus": ("",), "CpusetMems": ("",), "Devices": (), "DeviceCgroupRules": (),
-    "DeviceRequests": (), "KernelMemory": (0,), "KernelMemoryTCP": (0,), "MemoryReservation": (0,),
+    "DeviceRequests": (), "KernelMemory": (0,), "KernelMemoryTCP": (0,),
     "MemorySwap": (0, -1), "MemorySwappiness": (-1,), "OomKillDisable": (False,),
     "CpuCount": (0,), "CpuPercent": (0,), "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,),
     "MaskedPaths": (), "ReadonlyPaths": (),
@@ -188,9 +187,10 @@ def to_spec(body: dict[str, Any], name: str | None) -> Any:
         raise _unsupported("HostConfig.", "CpuPeriod without CpuQuota", hc["CpuPeriod"])
     pids = hc.get("PidsLimit")
     ulimits = [f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}" for u in hc.get("Ulimits") or []]
-    security = [o for o in hc.get("SecurityOpt") or [] if o not in ("label=disable", "label:disable")]
-    if security:
-        raise _unsupported("HostConfig.", "SecurityOpt", security)
+    nnp, seccomp, unmask = _security(hc.get("SecurityOpt") or [])
+    for h in hc.get("ExtraHosts") or []:
+        if ":" not in h:
+            raise bad_request(f"HostConfig.ExtraHosts: invalid entry {h!r}: expected HOST:IP")
 
     return ContainerSpec(
         body["Image"], name=name, command=list(cmd) if cmd else None,
@@ -207,7 +207,34 @@ def to_spec(body: dict[str, Any], name: str | None) -> Any:
         remove=bool(hc.get("AutoRemove")), network=network, ports=ports, ulimits=ulimits,
         sysctls=dict(hc.get("Sysctls") or {}), network_aliases=aliases, ip=ip,
         health=_health(body.get("Healthcheck")),
+        add_hosts=list(hc.get("ExtraHosts") or []),
+        dns=list(hc["Dns"]) if hc.get("Dns") else None,
+        dns_search=list(hc["DnsSearch"]) if hc.get("DnsSearch") else None,
+        dns_options=list(hc.get("DnsOptions") or []),
+        groups=[str(g) for g in hc.get("GroupAdd") or []],
+        no_new_privileges=nnp, unmask=unmask, seccomp_profile=seccomp,
+        memory_reservation=hc.get("MemoryReservation") or None,
     )
+
+
+def _security(opts: list[str]) -> tuple[bool, str | None, list[str]]:
+    """``SecurityOpt``: no-new-privileges, seccomp=unconfined, unmask=..., label=disable."""
+    nnp, seccomp, unmask = False, None, []
+    for o in opts:
+        key, sep, val = o.replace(":", "=", 1).partition("=")
+        if key == "no-new-privileges" and val.lower() in ("", "true"):
+            nnp = True
+        elif key == "no-new-privileges" and val.lower() == "false":
+            pass
+        elif key == "label" and val == "disable":
+            pass
+        elif key == "seccomp" and val == "unconfined":
+            seccomp = "unconfined"
+        elif key == "unmask" and val:
+            unmask += val.split(":")
+        else:
+            raise _unsupported("HostConfig.", "SecurityOpt", o)
+    return nnp, seccomp, unmask
 
 
 def _network(body: dict[str, Any], hc: dict[str, Any]) -> tuple[str | None, list[str], str | None]:
