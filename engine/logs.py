@@ -12,6 +12,8 @@ import time
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from .engine import Engine
 
 
@@ -93,8 +95,10 @@ def parse_since(value: str, now: float | None = None) -> float:
 
 
 def read(engine: "Engine", ref: str, *, tail: int | None = None, since: float | None = None,
-         until: float | None = None, follow: bool = False) -> Iterator[LogLine]:
-    """The container's log lines; with ``follow`` keeps reading until it is no longer running."""
+         until: float | None = None, follow: bool = False,
+         stop: "Callable[[], bool] | None" = None) -> Iterator[LogLine]:
+    """The container's log lines; with ``follow`` keeps reading until it is no longer running
+    (or ``stop()`` says so: the REST API's client went away)."""
     c = engine.containers.get(ref)
     path = engine.paths.container_dir(c["id"]) / "ctr.log"
     lines = _read_all(path)
@@ -106,7 +110,7 @@ def read(engine: "Engine", ref: str, *, tail: int | None = None, since: float | 
     yield from lines
     if not follow:
         return
-    yield from _follow(engine, c["id"], path)
+    yield from _follow(engine, c["id"], path, stop)
 
 
 def _read_all(path: os.PathLike[str]) -> list[LogLine]:
@@ -117,7 +121,8 @@ def _read_all(path: os.PathLike[str]) -> list[LogLine]:
         return []
 
 
-def _follow(engine: "Engine", cid: str, path: os.PathLike[str]) -> Iterator[LogLine]:
+def _follow(engine: "Engine", cid: str, path: os.PathLike[str],
+            stop: "Callable[[], bool] | None" = None) -> Iterator[LogLine]:
     from .state import status as st
     try:
         f = open(path, encoding="utf-8", errors="replace")
@@ -138,5 +143,7 @@ def _follow(engine: "Engine", cid: str, path: os.PathLike[str]) -> Iterator[LogL
                 rest = f.read()
                 if rest:
                     yield from parse(iter((buf + rest).splitlines(keepends=True)))
+                return
+            if stop is not None and stop():
                 return
             time.sleep(0.1)
