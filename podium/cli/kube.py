@@ -79,9 +79,10 @@ def do_play(a: argparse.Namespace, g: Any) -> int:
         raise ConfigError("--timeout needs --wait and a number of seconds greater than 0")
     if wait and (not start or a.down):
         raise ConfigError("--wait cannot be combined with --start=false or --down")
-    loaded = _load(a)
     if a.down:
-        return _print_down(play.down(g.engine, loaded, force=a.force), a)
+        from podium.declare.kube.loader import load_names
+        return _print_down(play.down(g.engine, load_names(a.files), force=a.force), a)
+    loaded = _load(a)
     if wait:
         _signals_interrupt()
     build = "missing" if a.build is None else ("always" if _bool(a.build) else "never")
@@ -196,8 +197,8 @@ def _down_args(p: Parser) -> None:
 
 def do_down(a: argparse.Namespace, g: Any) -> int:
     from podium.declare.kube import play
-    loaded = _load(a)
-    return _print_down(play.down(g.engine, loaded, force=a.force), a)
+    from podium.declare.kube.loader import load_names
+    return _print_down(play.down(g.engine, load_names(a.files), force=a.force), a)
 
 
 def _print_down(report: dict[str, Any], a: argparse.Namespace) -> int:

@@ -142,3 +142,21 @@ def test_oci_config_takes_groups_nnp_unmask_reservation(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         ocispec.build_config({**cfg, "memory_reservation": 128 * 2**20}, cid="c" * 64, rootfs=str(tmp_path),
                              etc_files={}, cgroup_path="/x", cgroup_v2=False)
+
+
+def test_down_reads_names_without_models(tmp_path: Path) -> None:
+    """kube down needs kinds, names, replicas and completions only: no schema, no pydantic."""
+    import subprocess
+    import sys
+    p = tmp_path / "k.yaml"
+    p.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n---\n"
+                 "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {completions: 2}\n---\n"
+                 "apiVersion: v1\nkind: CronThing\nmetadata: {name: x}\n---\n"
+                 "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n")
+    code = ("import sys; from podium.declare.kube.loader import load_names; "
+            "from podium.declare.kube.convert import pod_names; "
+            f"l = load_names([{str(p)!r}]); print([n for o in l.objects for n in pod_names(o)], "
+            "[o.name for o in l.of('PersistentVolumeClaim')]); "
+            "print(sorted(m for m in ('pydantic', 'jsonschema') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["['web-pod-0', 'web-pod-1', 'web-pod-2', 'j-pod-0', 'j-pod-1'] ['data']", "[]"]
