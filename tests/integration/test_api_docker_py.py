@@ -142,3 +142,28 @@ def test_testcontainers_busybox(api: Service, image: str, monkeypatch: pytest.Mo
         assert client.containers.list(all=True) == []  # stop() removed it
     finally:
         client.close()
+
+
+def test_follow_streams_end_when_the_client_leaves(api: Service, image: str) -> None:
+    """logs(follow=True) and events() hold a thread each; closing them on the client frees it."""
+    import os
+    client = _client(api)
+    tasks = f"/proc/{api.proc.pid}/task"
+    try:
+        c = client.containers.run("localhost/busybox", ["sh", "-c", "echo first; exec sleep 300"], detach=True,
+                                  network_mode="none", stop_signal="SIGKILL")
+        base = len(os.listdir(tasks))
+        for _ in range(3):
+            stream = c.logs(stream=True, follow=True)
+            assert next(stream) == b"first\n"
+            ev = client.events(decode=True)
+            assert len(os.listdir(tasks)) > base
+            stream.close()
+            ev.close()
+        deadline = time.monotonic() + 20
+        while len(os.listdir(tasks)) > base and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(os.listdir(tasks)) <= base
+        c.remove(force=True)
+    finally:
+        client.close()

@@ -384,7 +384,15 @@ def logs(ctx: Any, req: Any, id: str) -> Any:
     except ConfigError as exc:
         raise bad_request(str(exc)) from None
     c = _get(ctx, id)
-    lines = logmod.read(ctx.engine, c["id"], tail=tail, since=since, until=until, follow=req.flag("follow"))
+    last = [time.monotonic()]
+
+    def gone() -> bool:
+        if time.monotonic() - last[0] < 1.0:
+            return False
+        last[0] = time.monotonic()
+        return req.client_gone()
+    lines = logmod.read(ctx.engine, c["id"], tail=tail, since=since, until=until, follow=req.flag("follow"),
+                        stop=gone)
     return Stream(streams.log_frames(lines, stdout=out, stderr=err, timestamps=req.flag("timestamps")),
                   content_type="application/vnd.docker.multiplexed-stream")
 
