@@ -92,7 +92,7 @@ def play(engine: "Engine", plan: Plan, *, start: bool = True, replace: bool = Fa
             app_ids = [engine.containers.create(s)["id"] for s in pod.containers]
             made.append((pod, rec, init_ids, app_ids))
         if start:
-            started = fan_out(engine, made, lambda eng, m: _start(eng, m[0], m[2], m[3]))
+            started = fan_out(engine, made, lambda eng, m: _start(eng, m[0], m[2], m[3], m[1].get("infra_id")))
             failed = [exc for _, _, exc in started if exc is not None]
             if failed:
                 raise failed[0]
@@ -274,9 +274,13 @@ def _write_files(root: str, files: dict[str, tuple[bytes, int]]) -> None:
             os.close(fd)
 
 
-def _start(engine: "Engine", pod: PodPlan, init_ids: list[str], app_ids: list[str]) -> None:
+def _start(engine: "Engine", pod: PodPlan, init_ids: list[str], app_ids: list[str],
+           infra_id: str | None = None) -> None:
+    """Infra, init containers one by one (each to exit 0), then the app containers side by side."""
     from podium.engine import lifecycle
 
+    if infra_id:
+        lifecycle.start(engine, infra_id)
     for spec, cid in zip(pod.init, init_ids):
         lifecycle.start(engine, cid)
         code = lifecycle.wait(engine, cid)
@@ -284,8 +288,9 @@ def _start(engine: "Engine", pod: PodPlan, init_ids: list[str], app_ids: list[st
             raise RuntimeFailure(f"pod {pod.name}: init container {spec.annotations.get('io.podium.kube.name')!r} "
                                  f"exited with code {code}{_last_log(engine, cid)}: the pod was not started")
         engine.containers.remove(cid, force=True, volumes=True)
-    for cid in app_ids:
-        lifecycle.start(engine, cid)
+    for cid, _, exc in fan_out(engine, app_ids, lambda eng, c: lifecycle.start(eng, c) and None):
+        if exc is not None:
+            raise exc
 
 
 def _last_log(engine: "Engine", cid: str) -> str:
