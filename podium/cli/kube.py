@@ -39,7 +39,8 @@ def _play_args(p: Parser) -> None:
     p.add_argument("--format", help="json: print the report as JSON")
     p.add_argument("--validate", default="warn", choices=("ignore", "warn", "strict"),
                    help="unknown kinds and unsupported fields: ignore, warn (default) or refuse (strict)")
-    p.add_argument("--network", "--net", dest="network", help="network mode for the pods (default none)")
+    p.add_argument("--network", "--net", dest="network",
+                   help="network for the pods (default: the podium bridge; none, host, NAME[,NAME])")
     multi(p, "--publish", help="publish a port on every pod: [IP:]HOST:CTR[/tcp|udp]")
     p.add_argument("--ip", dest="host_ip", help=argparse.SUPPRESS)
     flag(p, "--force", help="with --down: remove PersistentVolumeClaim volumes too")
