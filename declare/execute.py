@@ -137,8 +137,11 @@ def execute(engine: "Engine", desired: "Desired", plan: "Plan", options: Options
     # phase 2: the graph
     todo = [a for a in plan.actions if a.action not in ("remove", "keep") and a.rid not in failed_rids]
     for a in plan.actions:
-        if a.rid in failed_rids and a.action not in ("remove",) and outcomes[id(a)].status == "planned":
-            outcomes[id(a)].status = "failed"
+        out = outcomes[id(a)]
+        if a.action == "keep":
+            out.status = "done"
+        elif a.rid in failed_rids and a.action != "remove" and out.status == "planned":
+            out.status, out.error = "failed", "what stood in its way could not be removed"
     runner.failed_rids = failed_rids
     runner.graph(todo, outcomes)
     if o.wait and not any(x.status == "failed" for x in result.outcomes):
