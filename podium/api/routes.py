@@ -139,6 +139,6 @@ def load() -> None:
     global _LOADED
     if _LOADED:
         return
-    from .docker import containers, exec as exec_, images, networks, system, volumes  # noqa: F401
+    from .docker import build, containers, exec as exec_, images, networks, system, volumes  # noqa: F401
     from . import libpod, reconcile  # noqa: F401
     _LOADED = True

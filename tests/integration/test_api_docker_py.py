@@ -167,3 +167,24 @@ def test_follow_streams_end_when_the_client_leaves(api: Service, image: str) -> 
         c.remove(force=True)
     finally:
         client.close()
+
+
+def test_images_build(api: Service, image: str, tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "Dockerfile").write_text(
+        "FROM localhost/busybox\nARG WHO=nobody\nCOPY greeting.txt /greeting.txt\n"
+        "RUN echo \"built for $WHO\" >> /greeting.txt\nCMD [\"cat\", \"/greeting.txt\"]\n")
+    (tmp_path / "greeting.txt").write_text("hello\n")
+    client = _client(api)
+    try:
+        img, logs = client.images.build(path=str(tmp_path), tag="localhost/built:1", buildargs={"WHO": "api"})
+        lines = "".join(x.get("stream", "") for x in logs)
+        assert "STEP" in lines and "Successfully built" in lines
+        assert "localhost/built:1" in img.tags
+        out = client.containers.run("localhost/built:1", remove=True, network_mode="none")
+        assert out == b"hello\nbuilt for api\n"
+        (tmp_path / "Dockerfile").write_text("FROM localhost/busybox\nRUN exit 3\n")
+        with pytest.raises(docker.errors.BuildError):
+            client.images.build(path=str(tmp_path), tag="localhost/broken:1")
+        client.images.remove("localhost/built:1")
+    finally:
+        client.close()
