@@ -150,3 +150,14 @@ def test_push_and_pull_through_a_local_registry(podium, image: str) -> None:  # 
     finally:
         stop_service(svc)
         reg.cleanup()
+
+
+def test_classic_build(api: Service, image: str, tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "Dockerfile").write_text('FROM localhost/busybox\nRUN echo from-cli > /x\nCMD ["cat", "/x"]\n')
+    env_build = ["build", "-t", "localhost/clibuilt", str(tmp_path)]
+    import subprocess
+    proc = subprocess.run(["docker", *env_build], env={**api.env, "DOCKER_BUILDKIT": "0"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + api.log_text()
+    assert "Successfully tagged localhost/clibuilt" in proc.stdout
+    assert api.docker("run", "--rm", "--network", "none", "localhost/clibuilt").stdout == "from-cli\n"
