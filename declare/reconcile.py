@@ -55,7 +55,6 @@ class Report:
         return not self.plan.errors and (self.result is None or not self.result.failed)
 
     def to_json(self, *, dry_run: bool = False, command: str = "apply") -> dict[str, Any]:
-        from .execute import Outcome
         outcomes = self.result.outcomes if self.result else [Outcome(a) for a in self.plan.actions]
         counts = self.plan.counts()
         return {
@@ -160,7 +159,7 @@ def stacks(engine: "Engine") -> list[dict[str, Any]]:
 def delete(engine: "Engine", name: str, *, volumes: bool = False, wait_lock: bool = True,
            progress: "Callable[[Outcome, str], None] | None" = None) -> Report:
     """Remove every object ``name`` owns, dependents first; volumes only with ``volumes``."""
-    from .execute import Result, _Runner
+    from .execute import _Runner
     from .graph import RANK, Desired
     from .observe import observe
     from .plan import kept

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,12 +26,13 @@ ING = {"create": "creating", "recreate": "recreating", "start": "starting", "upd
 
 
 def _inputs(p: Parser, *, required: bool = True) -> None:
-    multi(p, "-f", "--file", dest="files", help="a Kubernetes YAML or compose file, a *.j2 template or a "
-                                                "directory of them (recursive); repeatable")
+    p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="PATH",
+                   help="a Kubernetes YAML or compose file, a *.j2 template or a directory of them "
+                        "(recursive); repeatable")
     p.add_argument("paths", nargs="*", metavar="PATH", help=argparse.SUPPRESS)
-    p.add_argument("--stack", help="the stack's name (default: the first path's directory name)")
-    multi(p, "--values", help="a YAML file of values for *.j2 templates; repeatable")
-    multi(p, "--set", dest="sets", help="a template value KEY=VALUE (dotted keys nest); repeatable")
+    p.add_argument("--stack", metavar="NAME", help="the stack's name (default: the first path's directory name)")
+    p.add_argument("--values", action="append", default=[], metavar="FILE", help="a YAML file of values for *.j2 templates; repeatable")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="a template value KEY=VALUE (dotted keys nest); repeatable")
 
 
 def _paths(a: argparse.Namespace) -> list[str]:
@@ -159,7 +160,7 @@ def _apply_args(p: Parser) -> None:
     flag(p, "--prune-volumes", help="with --prune, remove such volumes too (their data is lost)")
     flag(p, "--dry-run", help="plan only: print what would be done")
     flag(p, "--wait", help="wait until every container runs (healthy, if it has a health check)")
-    p.add_argument("--timeout", default="300s", help="bound on waits (conditions, --wait); default 300s")
+    p.add_argument("--timeout", default="300s", metavar="DURATION", help="bound on waits (conditions, --wait); default 300s")
     p.add_argument("--parallel", type=int, default=4, metavar="N",
                    help="independent branches run N at a time (default 4)")
     flag(p, "--no-wait-lock", help="fail at once if another apply of the stack is running")
@@ -243,9 +244,10 @@ def do_stacks(a: argparse.Namespace, g: Any) -> int:
 # ---- delete ---------------------------------------------------------------------------------
 
 def _delete_args(p: Parser) -> None:
-    multi(p, "-f", "--file", dest="files", help="the files of the stack (its name is taken from them)")
+    p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="PATH",
+                   help="the files of the stack (its name is taken from them)")
     p.add_argument("paths", nargs="*", metavar="PATH", help=argparse.SUPPRESS)
-    p.add_argument("--stack", help="the stack's name")
+    p.add_argument("--stack", metavar="NAME", help="the stack's name")
     flag(p, "--volumes", help="remove the stack's volumes too (their data is lost)")
     flag(p, "--no-wait-lock", help="fail at once if an apply of the stack is running")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
