@@ -114,3 +114,19 @@ def test_kube_container_name_equal_to_compose_container_name(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"container 'p-a' is declared twice, in .*b/compose\.yaml and "
                                           r".*a/pod\.yaml"):
         build(tmp_path, str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+GOLDEN_FIRST_DIFF = """\
+create   network/stack-net  (not on the host)
+create   volume/stack-data  (not on the host)
+create   pod/web  (not on the host)
+create   init/web-seed  (not on the host)
+create   container/stack-api-1  (not on the host)
+create   container/stack-worker-1  (not on the host)
+create   container/web-probe  (not on the host)
+7 to create, 0 to recreate, 0 to remove, 0 unchanged
+"""
+
+
+def test_golden_plan_of_the_example(tmp_path: Path) -> None:
+    assert plan(build(tmp_path, str(EXAMPLE)), Snapshot()).text() == GOLDEN_FIRST_DIFF
