@@ -239,6 +239,9 @@ def _decide(r: "Resource", o: "Observed", replaced: set[str],
             return Action("start", r.kind, r.name, "created but never started (interrupted apply?)", ids=ids,
                           source=r.source)
         return Action("start", r.kind, r.name, f"not running ({o.status or 'unknown'})", ids=ids, source=r.source)
+    if r.kind == "pod" and not o.status:   # a pod create killed before its infra container was made
+        return Action("recreate", r.kind, r.name, "incomplete: no infra container (interrupted apply?)",
+                      ids=ids, source=r.source, replace_first=True)
     if r.kind == "pod" and o.status not in RUNNING:
         return Action("start", r.kind, r.name, f"not running ({o.status or 'no infra container'})", ids=ids,
                       source=r.source)

@@ -223,3 +223,12 @@ def test_renamed_by_hand_is_replaced_under_its_name() -> None:
         ("remove", "container/demo-web-1", "found as my-web (renamed outside podium apply)"),
         ("create", "container/demo-web-1", "not on the host"),
     ]
+
+
+def test_pod_without_infra_container_is_recreated_with_its_members() -> None:
+    d = desired()
+    p = plan(d, observed(d, **{"pod/p": {"status": ""}}))
+    changes = {a.rid: (a.action, a.cause) for a in p.changes()}
+    assert changes == {"pod/p": ("recreate", "incomplete: no infra container (interrupted apply?)"),
+                       "init/p-init": ("recreate", "pod/p replaced"),
+                       "container/p-a": ("recreate", "pod/p replaced")}
