@@ -133,7 +133,8 @@ def _pull_image(a: argparse.Namespace, g: Any) -> None:
             g.engine.images.resolve(a.image)
             return
         except ImageNotFound:
-            pass
+            from podium.engine.registry.policy import check_pullable
+            check_pullable(a.image)  # fails fast when no registry could have it
     from .registry import pull_options
     g.engine.images.ensure(a.image, a.pull or "missing", pull_options(a))
 
