@@ -50,6 +50,21 @@ def _local_only(ref: str) -> bool:
     return split_name(r)[0] == "localhost"
 
 
+def check_pullable(ref: str) -> None:
+    """ImageNotFound, cheaply (no HTTP client loaded), for a missing image that no registry
+    could provide: an id, a ``localhost/`` name, a short name with no search registry."""
+    from .config import load
+
+    if _local_only(ref):
+        raise ImageNotFound(f"{ref}: image not known")
+    try:
+        load().candidates(ref)
+    except ConfigError as exc:
+        if "short-name" in str(exc):
+            raise ImageNotFound(f"{ref}: image not known, and not pulled: {exc}") from None
+        raise
+
+
 def ensure(ims: ImageStore, ref: str, policy: str | None = "missing",
            opts: PullOptions | None = None) -> dict[str, Any]:
     """The image ``ref`` names, pulled first if ``policy`` says so; returns its record."""
@@ -68,8 +83,7 @@ def ensure(ims: ImageStore, ref: str, policy: str | None = "missing",
     if policy == "missing":
         if local is not None:
             return local
-        if _local_only(ref):
-            raise ImageNotFound(f"{ref}: image not known")
+        check_pullable(ref)
     opts = opts or PullOptions()
     if policy == "newer" and local is not None:
         try:
