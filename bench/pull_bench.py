@@ -158,7 +158,15 @@ def main() -> int:
         except (OSError, subprocess.TimeoutExpired):
             pass
         reg.stop()
+        _unmount_under(base)  # Podman's overlay driver mounts its graph root's overlay dir
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _unmount_under(base: Path) -> None:
+    with open("/proc/self/mountinfo") as f:
+        mounts = [ln.split()[4] for ln in f if ln.split()[4].startswith(str(base))]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
 
 
 def _prepare_via_shell(argv: list[str]) -> list[str]:
