@@ -22,7 +22,7 @@ spec:
   containers:
   - name: main
     image: localhost/busybox
-    command: ["sh", "-c", "echo played; exec sleep 300"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo played; sleep 300 & wait"]
 """
 
 
