@@ -318,6 +318,11 @@ class Connection:
             if isinstance(result, Hijack):
                 self._hijack(req, result)
                 return False
+            if isinstance(result, Stream) and method == "HEAD":
+                close = getattr(result.chunks, "close", None)
+                if close:
+                    close()
+                return self._answer(Response(result.status, b"", result.content_type, result.headers), head=True)
             if isinstance(result, Stream):
                 return self._stream(req, result)
             if not isinstance(result, Response):

@@ -161,3 +161,43 @@ def test_classic_build(api: Service, image: str, tmp_path) -> None:  # noqa: ANN
     assert proc.returncode == 0, proc.stderr + api.log_text()
     assert "Successfully tagged localhost/clibuilt" in proc.stdout
     assert api.docker("run", "--rm", "--network", "none", "localhost/clibuilt").stdout == "from-cli\n"
+
+
+def test_top_rename_prune_save_load_connect_df_events(api: Service, image: str, tmp_path) -> None:  # noqa: ANN001
+    api.docker("run", "-d", "--name", "topme", "--network", "none", "localhost/busybox", "sleep", "300")
+    top = api.docker("top", "topme").stdout
+    assert "sleep 300" in top and "PID" in top
+    api.docker("rename", "topme", "renamed")
+    assert api.docker("ps", "--format", "{{.Names}}").stdout.split() == ["renamed"]
+    api.docker("rm", "-f", "renamed")
+
+    api.docker("create", "--name", "leftover", "--network", "none", "localhost/busybox", "true")
+    pruned = api.docker("container", "prune", "-f").stdout
+    assert "Deleted Containers" in pruned
+    assert api.docker("ps", "-a", "-q").stdout.strip() == ""
+
+    api.docker("save", "-o", str(tmp_path / "bb.tar"), "localhost/busybox")
+    api.docker("tag", "localhost/busybox", "localhost/copy:1")
+    api.docker("rmi", "localhost/copy:1")
+    loaded = api.docker("load", "-i", str(tmp_path / "bb.tar")).stdout
+    assert "Loaded image: localhost/busybox:latest" in loaded
+
+    api.docker("network", "create", "side")
+    api.docker("run", "-d", "--name", "netc", "--stop-timeout", "1", "localhost/busybox", "sleep", "300")
+    api.docker("network", "connect", "--alias", "extra", "side", "netc")
+    nets = json.loads(api.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", "netc").stdout)
+    assert "side" in nets and "extra" in nets["side"]["Aliases"]
+    api.docker("network", "disconnect", "side", "netc")
+    assert "side" not in json.loads(api.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", "netc").stdout)
+    api.docker("rm", "-f", "netc")
+    assert "side" in api.docker("network", "prune", "-f").stdout
+    api.docker("volume", "create", "spare")
+    assert "spare" in api.docker("volume", "prune", "-f").stdout
+
+    df = api.docker("system", "df").stdout
+    assert df.startswith("TYPE") and "Images" in df
+    import time
+    until = str(int(time.time()) + 2)  # a moment ahead: the CLI sends whole seconds
+    events = api.docker("events", "--since", "5m", "--until", until, "--filter", "type=network",
+                        "--format", "{{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert "create side" in events and "connect side" in events and "destroy side" in events
