@@ -201,3 +201,24 @@ def test_top_rename_prune_save_load_connect_df_events(api: Service, image: str, 
     events = api.docker("events", "--since", "5m", "--until", until, "--filter", "type=network",
                         "--format", "{{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
     assert "create side" in events and "connect side" in events and "destroy side" in events
+
+
+def test_published_port(api: Service, image: str) -> None:
+    import time
+    import urllib.request
+    from tests.integration.test_api_helpers import free_port
+    port = free_port()
+    api.docker("run", "-d", "--name", "web", "--stop-timeout", "1", "-p", f"127.0.0.1:{port}:8080",
+               "localhost/busybox", "httpd", "-f", "-p", "8080", "-h", "/www")
+    assert api.docker("port", "web", "8080").stdout.strip() == f"127.0.0.1:{port}"
+    assert f"127.0.0.1:{port}->8080/tcp" in api.docker("ps", "--format", "{{.Ports}}").stdout
+    body = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    assert body == b"hello from podium\n"
+    api.docker("rm", "-f", "web")
