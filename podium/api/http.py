@@ -108,6 +108,15 @@ class Request:
         self.body = body
         self.sock = sock
         self.api_version = ""  # "1.41" on a versioned Docker path, "" otherwise
+        self.body_file: Any = None  # tar bodies: spooled to a temporary file, not held in memory
+        self.body_size = len(body)
+
+    def stream(self) -> Any:
+        """The body as a binary file object (tarballs: the spooled file)."""
+        if self.body_file is not None:
+            return self.body_file
+        import io
+        return io.BytesIO(self.body)
 
     # ---- query parameters (Docker's spelling of booleans, numbers and JSON maps) ----
     def arg(self, name: str, default: str | None = None) -> str | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 MAX_HEADER_BYTES = 64 * 1024
 DISCARD_LIMIT = 64 * 1024 * 1024
+SPOOL_IN_MEMORY = 8 * 1024 * 1024   # tar bodies past this go to a temporary file
 LOG = bool(os.environ.get("PODIUM_API_LOG"))
 READ_TIMEOUT_S = 300.0
 
@@ -296,8 +297,14 @@ class Connection:
             route, params, version = routes.match(method, path)
         except routes.NoRoute as exc:
             return self._drain_and_answer(error_response(exc.status, exc.message))
-        body, err = self._read_body(route.limit)
+        spool = None
+        if route.body_kind == "tar":
+            import tempfile
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        body, err = self._read_body(route.limit, spool)
         if err is not None:
+            if spool is not None:
+                spool.close()
             self._answer(err, close=True)
             return False
         if LOG:
@@ -305,6 +312,10 @@ class Connection:
             sys.stderr.flush()
         req = Request(method, path, query, headers, body, sock=self.sock)
         req.api_version = version
+        if spool is not None:
+            req.body_size = spool.tell()
+            spool.seek(0)
+            req.body_file = spool
         ctx = Context(self.service, self)
         try:
             try:
@@ -330,8 +341,10 @@ class Connection:
             return self._answer(result, head=method == "HEAD")
         finally:
             ctx.close()
+            if spool is not None:
+                spool.close()
 
-    def _read_body(self, limit: int) -> tuple[bytes, Response | None]:
+    def _read_body(self, limit: int, spool: Any = None) -> tuple[bytes, Response | None]:
         chunks, size = [], 0
         while True:
             try:
@@ -347,7 +360,10 @@ class Connection:
                 if size > limit:
                     self._discard(DISCARD_LIMIT)
                     return b"", error_response(413, f"request body too large: the limit is {limit} bytes")
-                chunks.append(bytes(ev.data))
+                if spool is not None:
+                    spool.write(ev.data)
+                else:
+                    chunks.append(bytes(ev.data))
             elif isinstance(ev, h11.ConnectionClosed):
                 return b"", error_response(400, "the request body ended early")
 

@@ -9,7 +9,6 @@ is what docker-py's ``images.build`` and the docker CLI's classic builder read.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -67,12 +66,12 @@ def build(ctx: Any, req: Any) -> Any:
     if network in ("default", "bridge"):
         network = None
     dockerfile = req.arg("dockerfile") or ""
-    if not req.body:
+    if not req.body_size:
         raise bad_request("the build context is required as a tar body")
     tmp = tempfile.mkdtemp(prefix="podium-build-ctx-")
     try:
         try:
-            with tarfile.open(fileobj=io.BytesIO(req.body), mode="r:*") as tf:
+            with tarfile.open(fileobj=req.stream(), mode="r:*") as tf:
                 _extract(tf, tmp)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise bad_request(f"invalid build context: {exc}") from None

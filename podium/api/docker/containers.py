@@ -606,7 +606,6 @@ def archive_get(ctx: Any, req: Any, id: str) -> Any:
            Param("path", "string", required=True), Param("noOverwriteDirNonDir", "string"),
            Param("copyUIDGID", "string")])
 def archive_put(ctx: Any, req: Any, id: str) -> Any:
-    import io
     import shutil
     import tarfile
     import tempfile
@@ -623,7 +622,7 @@ def archive_put(ctx: Any, req: Any, id: str) -> Any:
     tmp = tempfile.mkdtemp(prefix="podium-cp-")
     try:
         try:
-            with tarfile.open(fileobj=io.BytesIO(req.body), mode="r:*") as tf:
+            with tarfile.open(fileobj=req.stream(), mode="r:*") as tf:
                 _extract(tf, tmp)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise bad_request(f"invalid tar archive: {exc}") from None

@@ -14,7 +14,7 @@ import socket
 import threading
 
 from podium.api.http import ApiError, Hijack, Response, bad_request
-from podium.api.routes import Param, route
+from podium.api.routes import route
 from podium.api.docker import streams
 
 TYPE_CHECKING = False

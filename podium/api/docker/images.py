@@ -103,11 +103,10 @@ def _save(ctx: Any, names: list[str]) -> Any:
 @route("POST", "/images/load", summary="Load images from a tarball", tag=TAG, body_kind="tar",
        params=[Param("quiet", "boolean")])
 def load(ctx: Any, req: Any) -> Any:
-    import io
     req.flag("quiet")
-    if not req.body:
+    if not req.body_size:
         raise bad_request("an image archive is required as the request body")
-    names = ctx.engine.images.load(io.BytesIO(req.body))
+    names = ctx.engine.images.load(req.stream())
     lines = [{"stream": f"Loaded image: {shapes.familiar(n)}\n" if not n.startswith("sha256:")
               else f"Loaded image ID: {n}\n"} for n in names]
     return Response(200, b"".join(json_lines(lines)))
@@ -267,15 +266,14 @@ def create(ctx: Any, req: Any) -> Any:
 
 
 def _import(ctx: Any, req: Any, src: str) -> Any:
-    import io
     if src != "-":
         raise bad_request("fromSrc must be '-' (the tarball is the request body): podium does not fetch URLs")
-    if not req.body:
+    if not req.body_size:
         raise bad_request("a root filesystem tarball is required as the request body")
     repo, tag = req.arg("repo"), req.arg("tag")
     name = f"{repo}:{tag}" if repo and tag else repo
     changes = req.args("changes")
-    img = ctx.engine.images.import_rootfs(io.BytesIO(req.body), name, changes=changes,
+    img = ctx.engine.images.import_rootfs(req.stream(), name, changes=changes,
                                           message=req.arg("message"))
     return Response(200, json.dumps({"status": "sha256:" + img["id"]}).encode() + b"\n")
 
