@@ -431,5 +431,26 @@ def test_configs_and_secrets_are_updated_in_place(podium: Podium, tmp_path: Path
     assert exec_out(podium, "cfg-web", "cat", "/www/index.html") == "v2"
     assert exec_out(podium, "app-db-1", "cat", "/run/secrets/pw") == "second"
     assert podium("diff", "-f", str(d), check=False).returncode == 0
+    # a pod's container changed: the pod is replaced as a whole (pods are immutable, as in Kubernetes)
+    (d / "site.yaml").write_text(CONFIG_STACK["site.yaml"].replace("index.html: v1", "index.html: v2")
+                                 .replace("command: [sleep, '1000']", "command: [sleep, '2000']"))
+    r = podium("diff", "-f", str(d), check=False)
+    assert "recreate pod/cfg  (config changed: containers.cfg-web.entrypoint)" in r.stdout   # kube command
+    assert "recreate container/cfg-web  (config changed: entrypoint)" in r.stdout
+    eng = podium.engine()
+    try:
+        old_pod = eng.pods.get("cfg")["id"]
+    finally:
+        eng.close()
+    podium("apply", "-f", str(d))
+    after = containers(podium)
+    assert after["cfg-web"]["id"] != before["cfg-web"]["id"] and after["app-db-1"] == before["app-db-1"]
+    eng = podium.engine()
+    try:
+        assert eng.pods.get("cfg")["id"] != old_pod
+        assert "2000" in json.dumps(eng.containers.get("cfg-web")["config"])
+    finally:
+        eng.close()
+    assert podium("diff", "-f", str(d), check=False).returncode == 0
     podium("delete", "--stack", "cfg", "--volumes")
     assert not (podium.root / "stacks" / "files" / "cfg").exists()
