@@ -416,7 +416,8 @@ class _Runner:
             elif a.kind == "pod":
                 eng.pods.remove(ref, force=True, timeout=None)
             elif a.kind == "network":
-                eng.networks.remove(ref, force=True)
+                # never forced: the stack's own users went just before; anyone else's makes this fail
+                eng.networks.remove(ref)
         except NotFound:
             pass
 
