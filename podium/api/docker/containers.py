@@ -29,6 +29,7 @@ TAG = "containers (Docker)"
 FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "health", "network", "volume",
            "before", "since")
 POLL_S = 0.05
+MAX_REMEMBERED = 10000
 
 
 def _get(ctx: Any, ref: str) -> dict[str, Any]:
@@ -319,7 +320,7 @@ def _wait(ctx: Any, req: Any, c: dict[str, Any], cond: str) -> Iterator[bytes]:
             cur = eng.containers.get(cid)
         except NotFound:
             if cond == "removed" or seen_active or cond == "not-running":
-                code = codes.get(cid, code)
+                code = codes.pop(cid, code)
                 exit_file = eng.paths.exit_file(cid)
                 from podium.engine.containers import read_exit_file
                 got = read_exit_file(exit_file)
@@ -499,7 +500,10 @@ def _remember_exit(ctx: Any, cid: str) -> None:
         code = wait_exit_code(ctx.engine, cid)
     except Exception:  # noqa: BLE001 - best effort: wait reads the exit file itself
         return
-    ctx.service.registry("exit_codes", dict)[cid] = code
+    codes = ctx.service.registry("exit_codes", dict)
+    codes[cid] = code
+    while len(codes) > MAX_REMEMBERED:  # runs nobody waited for: forget the oldest
+        codes.pop(next(iter(codes)), None)
 
 
 # ---- top, archive --------------------------------------------------------------------------
