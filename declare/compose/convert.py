@@ -137,8 +137,6 @@ def warnings_for(svc: Service) -> list[str]:
     for name in UNSUPPORTED:
         if name in fields and getattr(svc, name) not in (None, [], {}, False):
             out.append(f"service {svc.name!r}: {name} is not supported yet and is ignored")
-    if svc.build is not None and svc.image is None:
-        out.append(f"service {svc.name!r}: build is not supported yet")
     for vm in svc.volumes:
         if vm.type not in ("bind", "volume", "tmpfs"):
             out.append(f"service {svc.name!r}: volume type {vm.type!r} is not supported and is ignored")
@@ -263,7 +261,7 @@ def container_spec(project: Project, svc: Service, number: int, *, config_hash: 
     gets the union of the aliases.
     """
     if svc.image is None:
-        raise ConfigError(f"service {svc.name!r} has no image: build is not supported yet, set image:",
+        raise ConfigError(f"service {svc.name!r} has no image: set image: or build:",
                           field=f"services.{svc.name}.image")
     attachments = network_attachments(project, svc) if per_network else []
     if attachments:

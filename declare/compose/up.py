@@ -223,7 +223,7 @@ def desired_services(engine: "Engine", project: Project, names: list[str]) -> tu
     for name in names:
         svc = project.services[name]
         if svc.image is None:
-            raise ConfigError(f"service {name!r} has no image: build is not supported yet, set image:",
+            raise ConfigError(f"service {name!r} has no image: set image: or build:",
                               field=f"services.{name}.image")
         try:
             image_id = engine.images.ensure(svc.image, svc.pull_policy)["id"]  # pull_policy: registry
@@ -853,10 +853,8 @@ def run_container(engine: "Engine", project: Project, service: str, options: Run
 
 
 def registry_pull() -> Callable[..., Any] | None:
-    """The engine's registry pull, ``pull(engine, reference)``, once the engine has one."""
-    try:
-        from podium.engine import registry
-    except ImportError:
+    """The engine's registry pull, ``pull(engine, reference)``, where the engine has one."""
+    from podium.engine.images import ImageStore
+    if not hasattr(ImageStore, "pull"):
         return None
-    fn = getattr(registry, "pull", None)
-    return fn if callable(fn) else None
+    return lambda engine, ref: engine.images.pull(ref)

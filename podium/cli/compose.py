@@ -779,12 +779,18 @@ def do_pull(a: argparse.Namespace, g: Any) -> int:
     project = g.compose.load(a.services)
     pull = upmod.registry_pull()
     code = 0
+    for n in a.services:
+        if n not in project.services:
+            from podium.engine.errors import ConfigError
+            raise ConfigError(f"no such service: {n}")
     for name in a.services or list(project.services):
         svc = project.services[name]
         if svc.image is None or (a.ignore_buildable and svc.build is not None):
             continue
         try:
             if pull is not None:
+                if not a.quiet:
+                    _say(f"Image {svc.image}  Pulling")
                 pull(g.engine, svc.image)
                 if not a.quiet:
                     _say(f"Image {svc.image}  Pulled")

@@ -224,3 +224,44 @@ def test_kill_pause_unpause_top_port_images_pull_version(podium: Podium, proj: A
                                        "image: localhost/not-here:1\n    init: true\n    command: sleep 1000", 1))
     missing = compose("pull", "worker", check=False)
     assert missing.returncode != 0 and "localhost/not-here:1" in missing.stderr
+
+
+def test_build_and_pull(podium: Podium, proj: Any, tmp_path: Path) -> None:
+    from tests.registry_server import Registry, _need_registry
+
+    compose = proj("built", "bld")
+    out = compose("build").stderr
+    assert "Image bld-app  Built" in out and "Image localhost/built-tool:1  Built" in out, out
+    images = podium("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert "localhost/bld-app:latest" in images and "localhost/built-tool:1" in images
+    proc = compose("up", "-d")
+    assert "Building" not in proc.stderr  # present now: up does not build again
+    deadline = time.monotonic() + 30
+    while states(compose).get("bld-app-1", ("", 0))[0] != "exited":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert states(compose)["bld-app-1"] == ("exited", 0)
+    logs = compose("logs").stdout
+    assert "app-1   | hello from the build" in logs and "tool-1  | tool image" in logs, logs
+    # pull: an image in a real registry on 127.0.0.1, allowed over plain HTTP by registries.conf
+    _need_registry()
+    reg = Registry().start()
+    try:
+        conf = tmp_path / "registries.conf"
+        conf.write_text(f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+        podium.env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+        podium.env["REGISTRY_AUTH_FILE"] = str(tmp_path / "auth.json")
+        ref = f"{reg.host}/lib/busybox:1"
+        podium("push", "--tls-verify=false", "busybox", ref)
+        f = tmp_path / "pulled" / "compose.yaml"
+        f.parent.mkdir()
+        f.write_text(f"services:\n  web:\n    image: {ref}\n    init: true\n    command: httpd -f -p 80 -h /www\n")
+        pulled = podium("compose", "-f", str(f), "-p", "pul", "pull")
+        assert f"Image {ref}  Pulled" in pulled.stderr, pulled.stderr
+        assert ref in podium("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+        podium("rmi", ref)
+        up = podium("compose", "-f", str(f), "-p", "pul", "up", "-d", "--wait")  # a missing image is pulled
+        assert "Container pul-web-1  Running" in up.stderr
+        podium("compose", "-f", str(f), "-p", "pul", "down", "-t", "0")
+    finally:
+        reg.cleanup()

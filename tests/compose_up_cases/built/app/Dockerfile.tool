@@ -1,0 +1,2 @@
+FROM localhost/busybox
+RUN echo tool image > /tool
