@@ -340,7 +340,6 @@ def _wait(ctx: Any, req: Any, c: dict[str, Any], cond: str) -> Iterator[bytes]:
             seen_active = True
         elif status == "exited":
             code = s.get("exit_code", 0)
-            codes[cid] = code
             fresh = (s.get("started_at"), s.get("finished_at")) != base
             if cond == "not-running" or (cond == "next-exit" and (seen_active or fresh)):
                 yield json.dumps({"StatusCode": int(code), "Error": None}).encode() + b"\n"
