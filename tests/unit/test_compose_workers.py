@@ -128,3 +128,15 @@ def test_log_prefix() -> None:
                                                     "com.docker.compose.container-number": n}}}
     assert prefix_of(c("shop-web-2", "web", "2")) == "web-2"
     assert prefix_of(c("my-fixed-name", "web", "1")) == "my-fixed-name"
+
+
+def test_dep_graph_names_a_cycle_and_orders_by_name() -> None:
+    g = upmod.DepGraph()
+    for a, b in [("db", "api"), ("api", "web"), ("cache", "web"), ("db", "worker")]:
+        g.add_edge(a, b)
+    assert g.order() == ["cache", "db", "api", "web", "worker"]
+    assert g.ancestors("web") == {"api", "db", "cache"}
+    assert g.find_cycle() is None
+    g.add_edge("web", "db")
+    cycle = g.find_cycle()
+    assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"db", "api", "web"}
