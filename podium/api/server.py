@@ -346,6 +346,11 @@ class Connection:
 
     def _read_body(self, limit: int, spool: Any = None) -> tuple[bytes, Response | None]:
         chunks, size = [], 0
+        if self.h.client_is_waiting_for_100_continue:
+            try:
+                self._send(h11.InformationalResponse(status_code=100, headers=[]))
+            except (OSError, h11.LocalProtocolError):
+                pass
         while True:
             try:
                 ev = self._next()
