@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -39,6 +40,13 @@ def test_pods_through_podman_py(api: Service, image: str) -> None:
         assert pod.attrs["State"] == "Running"
         pod.stop(timeout=1)
         pod.reload()
+        assert pod.attrs["State"] in ("Exited", "Stopped")
+        pod.start()
+        pod.kill(signal="SIGKILL")
+        deadline = time.monotonic() + 30
+        while pod.attrs["State"] == "Running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pod.reload()
         assert pod.attrs["State"] in ("Exited", "Stopped")
         pod.remove(force=True)
         assert not client.pods.exists("pypod")
