@@ -193,8 +193,9 @@ def _kube_pod(desired: Desired, pod: Any, images: Images, network: str) -> None:
     pod_spec = {**create, **{k: v for k, v in members.items() if v}}
     if pod.host_paths:
         pod_spec["host_paths"] = sorted(hp.path for hp in pod.host_paths)
+    workload = f"kube/{pod.owner}"
     desired.add(Resource("pod", pod.name, source, pod_spec, deps=net_deps,
-                         payload=pod, pod=pod.name))
+                         payload=pod, pod=pod.name, group=workload))
     previous_inits: list[str] = []
     for group, s, d in specs:
         deps = [Dep(f"pod/{pod.name}", "created", hard=True)]
@@ -216,7 +217,7 @@ def _kube_pod(desired: Desired, pod: Any, images: Images, network: str) -> None:
             deps += [Dep(i, "completed") for i in previous_inits]
             rid_kind = "container"
         r = Resource(rid_kind, s.name, source, d, deps=deps, payload=s, pod=pod.name,
-                     one_shot=group == "init")
+                     one_shot=group == "init", group=workload)
         if keep:
             r.payload.labels[L_PRUNE] = PRUNE_DISABLED
         desired.add(r)
@@ -328,4 +329,5 @@ def _compose(engine: "Engine", desired: Desired, group: "ComposeGroup", images: 
             if svc.labels.get(L_PRUNE) == PRUNE_DISABLED:
                 spec.labels[L_PRUNE] = PRUNE_DISABLED
             desired.add(Resource("container", cname, source, container_dict(spec, image_id), deps=list(deps),
-                                 payload=spec, one_shot=name in awaited_done, replace_first=fixed))
+                                 payload=spec, one_shot=name in awaited_done, replace_first=fixed,
+                                 group=f"compose/{project.name}/{name}"))

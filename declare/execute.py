@@ -264,7 +264,7 @@ class _Runner:
         fn(eng, r, a)
 
     def labels(self, r: "Resource", base: dict[str, str] | None) -> dict[str, str]:
-        return {**(base or {}), **owner_labels(self.desired.stack, r.kind, r.name, r.hash, r.source)}
+        return {**(base or {}), **owner_labels(self.desired.stack, r.kind, r.name, r.hash, r.source, r.group)}
 
     # networks
     def _create_network(self, eng: "Engine", r: "Resource", a: "Action") -> None:

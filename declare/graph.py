@@ -51,6 +51,7 @@ class Resource:
     one_shot: bool = False          # done once it exited 0 (init containers, awaited with "completed")
     replace_first: bool = False     # recreate removes the old one first (fixed host ports, static IP)
     pod: str | None = None          # the pod of a pod member
+    group: str = ""                 # the workload of a replica (its replicas beyond the count are scaled down)
     _hash: str | None = None
 
     @property

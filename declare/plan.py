@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from .graph import RANK, field_diff, unified
-from .stack import L_PRUNE
+from .stack import L_GROUP, L_PRUNE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -174,11 +174,18 @@ def plan(desired: "Desired", snap: "Snapshot", *, prune: bool = False, prune_vol
             p.warnings.append(f"volume {r.name!r}: its options or labels changed, but a volume is never recreated "
                               "(its data would be lost): remove it by hand to apply the change")
         ordered.append(a)
+    groups = {r.group for r in desired.resources.values() if r.group}
     for rid, objs in owned.items():
         if rid in desired.resources:
             continue
         for o in objs:
             if o.id in gone:
+                continue
+            if o.labels.get(L_GROUP) in groups and not kept(o):
+                # a replica its still-declared workload no longer counts: compose's and a
+                # Deployment's own scale-down, not a prune
+                removals.append(Action("remove", o.kind, o.name, f"scaled down ({o.labels[L_GROUP]} has fewer "
+                                       "replicas)", ids=(o.id,)))
                 continue
             if not prune:
                 removals.append(Action("keep", o.kind, o.name, "absent from desired state (apply --prune "

@@ -33,12 +33,16 @@ L_KIND = "io.podium.stack.kind"
 L_NAME = "io.podium.stack.name"
 L_HASH = "io.podium.stack.config-hash"
 L_SOURCE = "io.podium.stack.source"
+L_GROUP = "io.podium.stack.group"      # the workload a replica belongs to: compose/<project>/<service>, kube/<Kind>/<name>
 L_PRUNE = "io.podium.prune"
-OWNER_LABELS = (L_STACK, L_KIND, L_NAME, L_HASH, L_SOURCE)
+OWNER_LABELS = (L_STACK, L_KIND, L_NAME, L_HASH, L_SOURCE, L_GROUP)
 
 
-def owner_labels(stack: str, kind: str, name: str, hash_: str, source: str) -> dict[str, str]:
-    return {L_STACK: stack, L_KIND: kind, L_NAME: name, L_HASH: hash_, L_SOURCE: source}
+def owner_labels(stack: str, kind: str, name: str, hash_: str, source: str, group: str = "") -> dict[str, str]:
+    out = {L_STACK: stack, L_KIND: kind, L_NAME: name, L_HASH: hash_, L_SOURCE: source}
+    if group:
+        out[L_GROUP] = group
+    return out
 
 
 def stacks_dir(root: str) -> str:

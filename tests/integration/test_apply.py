@@ -454,3 +454,17 @@ def test_configs_and_secrets_are_updated_in_place(podium: Podium, tmp_path: Path
     assert podium("diff", "-f", str(d), check=False).returncode == 0
     podium("delete", "--stack", "cfg", "--volumes")
     assert not (podium.root / "stacks" / "files" / "cfg").exists()
+
+
+def test_scale_down_removes_the_extra_replicas_without_prune(podium: Podium, tmp_path: Path, image: str) -> None:
+    d = tmp_path / "scale"
+    d.mkdir()
+    f = d / "compose.yaml"
+    f.write_text("services:\n  w:\n    image: localhost/busybox\n    command: [sleep, '1000']\n    init: true\n"
+                 "    scale: 3\n")
+    podium("apply", "-f", str(d))
+    first = containers(podium)["scale-w-1"]
+    f.write_text(f.read_text().replace("scale: 3", "scale: 1"))
+    r = podium("apply", "-f", str(d))
+    assert "removed    container/scale-w-2  (scaled down (compose/scale/w has fewer replicas))" in r.stdout
+    assert containers(podium) == {"scale-w-1": first}

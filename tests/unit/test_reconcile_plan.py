@@ -232,3 +232,22 @@ def test_pod_without_infra_container_is_recreated_with_its_members() -> None:
     assert changes == {"pod/p": ("recreate", "incomplete: no infra container (interrupted apply?)"),
                        "init/p-init": ("recreate", "pod/p replaced"),
                        "container/p-a": ("recreate", "pod/p replaced")}
+
+
+def test_replicas_beyond_the_count_are_scaled_down_without_prune() -> None:
+    from podium.declare.stack import L_GROUP
+    d = Desired(STACK)
+    d.add(Resource("container", "demo-web-1", "compose.yaml", {"image_id": "i"}, group="compose/demo/web"))
+    snap = Snapshot()
+    for n in (1, 2, 3):
+        r = d.resources.get(f"container/demo-web-{n}")
+        snap.add(Observed("container", f"demo-web-{n}", f"id{n}", f"demo-web-{n}", stack=STACK,
+                          hash=r.hash if r else "h", status="running",
+                          labels={L_GROUP: "compose/demo/web", **({L_PRUNE: "disabled"} if n == 3 else {})}),
+                 "container")
+    snap.add(Observed("container", "demo-old-1", "ido", "demo-old-1", stack=STACK, hash="h", status="running",
+                      labels={L_GROUP: "compose/demo/old"}), "container")
+    acts = {a.rid: (a.action, a.cause) for a in plan(d, snap).actions}
+    assert acts["container/demo-web-2"] == ("remove", "scaled down (compose/demo/web has fewer replicas)")
+    assert acts["container/demo-web-3"][0] == "keep"       # io.podium.prune: disabled still holds
+    assert acts["container/demo-old-1"][0] == "keep"       # a service no file declares: only --prune

@@ -37,7 +37,7 @@ def list_images(ctx: Any, req: Any) -> Any:
     eng = ctx.engine
     imgs = eng.images.list()
     users: dict[str, int] = {}
-    for c in eng.store.containers():
+    for c in eng.containers.list():
         users[c["image_id"]] = users.get(c["image_id"], 0) + 1
     out = []
     for img in imgs:
@@ -122,7 +122,7 @@ def prune(ctx: Any, req: Any) -> Any:
         else:
             raise bad_request(f"filter {k!r} is not supported by image prune")
     eng = ctx.engine
-    used = {c["image_id"] for c in eng.store.containers()}
+    used = {c["image_id"] for c in eng.containers.list()}
     deleted, space = [], 0
     for img in eng.images.list():
         if img["id"] in used or (dangling_only and img["names"]):

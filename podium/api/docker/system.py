@@ -123,7 +123,9 @@ def df(ctx: Any, req: Any) -> Any:
     users: dict[str, int] = {}
     for c in ctrs:
         users[c["image_id"]] = users.get(c["image_id"], 0) + 1
-    images = [shapes.image_summary(img, users.get(img["id"], 0)) for img in eng.images.list()]
+    all_images = eng.images.list()
+    sizes = {img["id"]: img["size"] for img in all_images}
+    images = [shapes.image_summary(img, users.get(img["id"], 0)) for img in all_images]
     vols = eng.volumes
     used = vols.used_names()
     volumes = []
@@ -135,7 +137,7 @@ def df(ctx: Any, req: Any) -> Any:
     for c in ctrs:
         s = shapes.container_summary(eng, c)
         s["SizeRw"] = _du(str(eng.paths.container_dir(c["id"]) / "upper"))
-        s["SizeRootFs"] = s["SizeRw"] + (eng.store.image(c["image_id"]) or {}).get("size", 0)
+        s["SizeRootFs"] = s["SizeRw"] + sizes.get(c["image_id"], 0)
         containers.append(s)
     layers = sum(img["Size"] for img in images)
     return {"LayersSize": layers, "Images": images, "Containers": containers, "Volumes": volumes,
