@@ -646,3 +646,18 @@ def test_seccomp_localhost_profile(podium: Podium, image: str, tmp_path: Path) -
     profile.unlink()
     r = podium("play", "kube", "--replace", "--network", "none", str(path), check=False)
     assert r.returncode == 125 and f"seccompProfile.localhostProfile: seccomp profile {profile} not found" in r.stderr
+
+
+def test_generate_health_check_as_liveness_probe(podium: Podium, image: str) -> None:
+    """A container's health check set outside kube becomes an exec livenessProbe (Podman writes it so)."""
+    from ruamel.yaml import YAML
+
+    podium("create", "--name", "checked", "--network", "none", "--health-cmd", "test -e /etc/motd",
+           "--health-interval", "5s", "--health-retries", "2", image, "sleep", "100")
+    text = podium("generate", "kube", "checked").stdout
+    kubernetes_valid(text)
+    pod = YAML(typ="safe", pure=True).load(text)
+    assert pod["metadata"]["name"] == "checked-pod"
+    assert pod["spec"]["containers"][0]["livenessProbe"] == {
+        "exec": {"command": ["/bin/sh", "-c", "test -e /etc/motd"]}, "periodSeconds": 5, "failureThreshold": 2,
+        "timeoutSeconds": 30}  # Podman's default health timeout
