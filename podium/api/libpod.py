@@ -25,7 +25,7 @@ POD_CREATE_SCHEMA = {
     "type": "object",
     "properties": {
         "name": _S, "hostname": _S, "labels": _MAP, "infra_image": _S, "infra_name": _S,
-        "no_infra": {"type": ["boolean", "null"]}, "share": {"anyOf": [_SL, {"type": "string"}]},
+        "no_infra": {"type": ["boolean", "null"]}, "share": {"type": ["string", "array", "null"], "items": {"type": "string"}},
         "shared_namespaces": _SL,
         "portmappings": {"type": ["array", "null"], "items": {
             "type": "object", "properties": {"container_port": {"type": "integer"},
