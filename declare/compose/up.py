@@ -37,7 +37,7 @@ POLL_S = 0.1
 
 @dataclass(frozen=True)
 class Action:
-    """One step of a plan: ``create``, ``recreate``, ``start``, ``remove`` or ``noop``."""
+    """One step of a plan: ``create``, ``recreate``, ``start``, ``restart``, ``remove`` or ``noop``."""
 
     kind: str
     service: str
@@ -61,6 +61,7 @@ class Desired:
     depends_on: list[str] = field(default_factory=list)
     recreate_with: list[str] = field(default_factory=list)  # dependencies whose recreate forces ours
     one_shot: bool = False  # awaited with service_completed_successfully: an exit 0 is done
+    restart_with: list[str] = field(default_factory=list)  # depends_on with restart: true
 
 
 @dataclass
@@ -264,9 +265,13 @@ def plan(desired: list[Desired], observed: list[dict[str, Any]], *, known: Itera
                 cause = f"{forced[0]} was recreated"
             elif c["name"] != name:
                 cause = f"renamed from {c['name']}"
+            restart = [x for x in d.restart_with if x in recreated]
             if cause and not no_recreate:
                 actions.append(Action("recreate", d.name, n, c["id"], name, cause))
                 recreated.add(d.name)
+            elif restart and status in ("running", "paused"):
+                actions.append(Action("restart", d.name, n, c["id"], name,
+                                      f"{restart[0]} was recreated (depends_on restart: true)"))
             elif status in ("running", "paused", "stopping"):
                 actions.append(Action("noop", d.name, n, c["id"], name, "running"))
             elif d.one_shot and status == "exited" and int(c["state"].get("exit_code", 0)) == 0:
@@ -327,9 +332,10 @@ def desired_services(engine: "Engine", project: Project, names: list[str]) -> tu
         extra = {"secrets": [_secret_fingerprint(project, k, key, ref) for k, key, ref in cv.secret_refs(svc)]}
         h = cv.config_hash(svc, image_id, extra)
         recreate_with = [d for d in deps_of(svc) if (svc.network_mode or "") == f"service:{d}"]
+        restart_with = [k for k, dep in svc.depends_on.items() if dep.restart]
         out.append(Desired(name, svc.scale, h, {n: cv.container_name(project, svc, n)
                                                 for n in range(1, svc.scale + 1)},
-                           deps_of(svc), recreate_with, name in one_shots))
+                           deps_of(svc), recreate_with, name in one_shots, restart_with))
         if svc.container_name and svc.scale > 1:
             raise ConfigError(f"service {name!r}: container_name {svc.container_name!r} cannot be used "
                               f"with {svc.scale} replicas", field=f"services.{name}.container_name")
@@ -586,6 +592,11 @@ def _apply(engine: "Engine", project: Project, svc: Any, a: Action, h: str,
             lifecycle.start(engine, a.container or a.name)
             event("Container", a.name, "Started")
         return
+    if a.kind == "restart":
+        if start:
+            lifecycle.restart(engine, a.container or a.name)
+            event("Container", a.name, "Restarted")
+        return
     if a.kind == "create":
         c = _create(engine, project, svc, a.number, h, sources, a.name)
         event("Container", a.name, "Created")
@@ -653,6 +664,7 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
         raise RuntimeFailure(f"dependency {dep!r} has no container")
     for c in cs:
         name = c["name"]
+        last = [0.0]
         while True:
             try:
                 c = engine.containers.get(c["id"])
@@ -686,6 +698,8 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"dependency {dep!r}: container {name} did not reach {condition} "
                                      f"within {timeout:g}s")
+            if condition == "service_healthy":
+                _start_interval_check(engine, project, dep, c, last)
             time.sleep(POLL_S)
 
 
@@ -755,6 +769,30 @@ def stop_containers(engine: "Engine", project: Project | None, cs: list[dict[str
     return errors + [f"{by_id[cid]['name']}: {err}" for cid, err in failed.items()]
 
 
+def _start_interval_check(engine: "Engine", project: Project, service: str, c: dict[str, Any],
+                          last: list[float]) -> None:
+    """``healthcheck.start_interval``: during ``start_period`` a check every ``start_interval``
+    (Docker's rule; without a start period it has no effect). The engine's checker runs
+    every ``interval``; these extra checks run while ``up`` waits, the only time they matter
+    to compose. ``last`` holds the monotonic time of the previous one."""
+    from podium.engine import health
+    from podium.engine.timeutil import parse_iso
+    svc = project.services.get(service)
+    hc = svc.healthcheck if svc else None
+    if not hc or not hc.start_interval or not hc.start_period or c["state"]["status"] != "running":
+        return
+    started = c["state"].get("started_at") or ""
+    if not started or time.time() - parse_iso(started) > hc.start_period:
+        return
+    if time.monotonic() - last[0] < hc.start_interval:
+        return
+    last[0] = time.monotonic()
+    try:
+        health.run(engine, c["id"])
+    except PodiumError:
+        pass
+
+
 def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, timeout: float,
                  event: Callable[[str, str, str], None]) -> None:
     """``up --wait``: every container of ``name`` running, and healthy if it has a check
@@ -762,6 +800,7 @@ def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, 
     deadline = time.monotonic() + timeout
     for c in [c for c in observe(engine, project.name) if service_of(c) == name]:
         cname = c["name"]
+        last = [0.0]
         while True:
             try:
                 c = engine.containers.get(c["id"])
@@ -785,6 +824,7 @@ def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, 
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"service {name!r}: container {cname} did not become "
                                      f"{'healthy' if health else 'running'} within {timeout:g}s (--wait-timeout)")
+            _start_interval_check(engine, project, name, c, last)
             time.sleep(POLL_S)
 
 

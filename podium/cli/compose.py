@@ -788,6 +788,11 @@ def do_pull(a: argparse.Namespace, g: Any) -> int:
         if svc.image is None or (a.ignore_buildable and svc.build is not None):
             continue
         try:
+            if pull is not None and svc.image.startswith("localhost/"):
+                g.engine.images.resolve(svc.image)  # local by name: never sent to a registry
+                if not a.quiet:
+                    _say(f"Image {svc.image}  Skipped (a local image)")
+                continue
             if pull is not None:
                 if not a.quiet:
                     _say(f"Image {svc.image}  Pulling")

@@ -218,12 +218,14 @@ def test_kill_pause_unpause_top_port_images_pull_version(podium: Podium, proj: A
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert compose("version", "--short").stdout.strip()
-    assert "Present" in compose("pull", "web").stderr or "Pulled" in compose("pull", "web").stderr
+    # (pulling from a registry: test_build_and_pull; nothing here may reach out to docker.io)
     f = compose.dir / "compose.yaml"
     f.write_text(f.read_text().replace("image: busybox\n    init: true\n    command: sleep 1000",
                                        "image: localhost/not-here:1\n    init: true\n    command: sleep 1000", 1))
     missing = compose("pull", "worker", check=False)
     assert missing.returncode != 0 and "localhost/not-here:1" in missing.stderr
+    f.write_text(f.read_text().replace("localhost/not-here:1", "localhost/busybox"))
+    assert "Image localhost/busybox  Skipped (a local image)" in compose("pull", "worker").stderr
 
 
 def test_build_and_pull(podium: Podium, proj: Any, tmp_path: Path) -> None:
@@ -265,3 +267,38 @@ def test_build_and_pull(podium: Podium, proj: Any, tmp_path: Path) -> None:
         podium("compose", "-f", str(f), "-p", "pul", "down", "-t", "0")
     finally:
         reg.cleanup()
+
+
+def test_depends_on_restart_true_restarts_the_dependent(podium: Podium, proj: Any) -> None:
+    compose = proj("restart_dep", "rd")
+    compose("up", "-d")
+    before = {r["Name"]: r for r in ps(compose)}
+    eng = podium.engine()
+    try:
+        started = eng.containers.get("rd-api-1")["state"]["started_at"]
+    finally:
+        eng.close()
+    podium.env["DB_VERSION"] = "2"
+    try:
+        out = compose("up", "-d").stderr
+    finally:
+        del podium.env["DB_VERSION"]
+    assert "Container rd-db-1  Recreated" in out and "Container rd-api-1  Restarted" in out, out
+    after = {r["Name"]: r for r in ps(compose)}
+    assert after["rd-db-1"]["ID"] != before["rd-db-1"]["ID"]
+    assert after["rd-api-1"]["ID"] == before["rd-api-1"]["ID"] and after["rd-api-1"]["State"] == "running"
+    assert after["rd-web-1"]["ID"] == before["rd-web-1"]["ID"] and "rd-web-1  Restarted" not in out
+    eng = podium.engine()
+    try:
+        assert eng.containers.get("rd-api-1")["state"]["started_at"] != started
+    finally:
+        eng.close()
+
+
+def test_start_interval_opens_a_health_gate_before_the_first_interval(podium: Podium, proj: Any) -> None:
+    compose = proj("start_interval", "si")
+    t0 = time.monotonic()
+    out = compose("up", "-d", "--wait-timeout", "25").stderr
+    assert time.monotonic() - t0 < 25  # the checker alone would first look after 60 s
+    assert "Container si-db-1  Healthy" in out and "Container si-app-1  Started" in out
+    assert {r["Service"]: r["Health"] for r in ps(compose)}["db"] == "healthy"

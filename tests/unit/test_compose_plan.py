@@ -71,6 +71,18 @@ def test_plan_recreates_a_service_sharing_a_recreated_network_namespace() -> Non
     assert texts(actions)[1] == "recreate app#1 p-app-1: vpn was recreated"
 
 
+def test_plan_restarts_a_dependent_with_restart_true_when_its_dependency_is_recreated() -> None:
+    actions, _ = upmod.plan([_desired("db", "NEW"), _desired("api", "h", restart_with=["db"]),
+                             _desired("web", "h")],
+                            [_ctr("db", 1, "old"), _ctr("api", 1, "h"), _ctr("web", 1, "h")])
+    assert texts(actions) == ["recreate db#1 p-db-1: config changed",
+                              "restart api#1 p-api-1: db was recreated (depends_on restart: true)",
+                              "noop web#1 p-web-1: running"]
+    unchanged, _ = upmod.plan([_desired("db", "h"), _desired("api", "h", restart_with=["db"])],
+                              [_ctr("db", 1, "h"), _ctr("api", 1, "h")])
+    assert [a.kind for a in unchanged] == ["noop", "noop"]
+
+
 def test_graph_orders_dependencies_first_and_selects_what_a_service_needs(tmp_path) -> None:  # noqa: ANN001
     p = _project(tmp_path, """
 services:
