@@ -90,6 +90,10 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
     cdir = paths.container_dir(cid)
     merged = cdir / "merged"
     mounted = False
+    if os.path.ismount(merged):  # a start killed half-way (SIGKILL) left its mount behind
+        unmount_rootfs(merged)
+    if (paths.runtime_root / cid).exists():  # ... or its runtime state, after `runc create`
+        engine.runtime.delete(cid)
     try:
         mode = mount_rootfs(engine.images.layer_dirs(image), cdir / "upper", cdir / "work", merged)
         mounted = mode == "overlay"
@@ -315,8 +319,9 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
     if c is None:
         return
     state, paths = c["state"], engine.paths
-    if state["status"] == st.CREATED and not (paths.bundle(cid) / "config.json").exists():
-        return
+    if (state["status"] == st.CREATED and not (paths.bundle(cid) / "config.json").exists()
+            and not os.path.ismount(paths.container_dir(cid) / "merged")):
+        return  # never started, and no start was killed half-way: nothing to undo
     exit_file = paths.exit_file(cid)
     code = read_exit_file(exit_file)
     was_active = state["status"] in st.ACTIVE

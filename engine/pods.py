@@ -106,8 +106,8 @@ class Pods:
         ctrs = self.engine.containers
         rows = self.store.query("SELECT id FROM containers WHERE pod_id=? ORDER BY created", (pod["id"],))
         out = [ctrs.sync(c) for c in (self.store.container(r[0]) for r in rows) if c is not None]
-        if not infra:
-            out = [c for c in out if c["id"] != pod["infra_id"]]
+        if not infra:  # a create killed before it recorded infra_id still marks the container
+            out = [c for c in out if c["id"] != pod["infra_id"] and not c["config"].get("infra")]
         return out
 
     def status(self, pod: dict[str, Any]) -> str:
@@ -293,9 +293,9 @@ class Pods:
                                "stop them first or use -f")
         for c in reversed(members):
             self.engine.containers.remove(c["id"], force=force, volumes=True, timeout=timeout)
-        if pod["infra_id"]:
-            self.engine.containers.remove(pod["infra_id"], force=True, volumes=True,
-                                          timeout=timeout, infra_ok=True)
+        infras = [c["id"] for c in self.members(pod) if c["config"].get("infra")]
+        for cid in dict.fromkeys(([pod["infra_id"]] if pod["infra_id"] else []) + infras):
+            self.engine.containers.remove(cid, force=True, volumes=True, timeout=timeout, infra_ok=True)
         with self.store.write():
             self.store.db.execute("DELETE FROM pods WHERE id=?", (pod["id"],))
             self.engine.events.record("pod", "remove", pod["id"], pod["name"])
