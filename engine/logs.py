@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
     from .engine import Engine
 
@@ -101,16 +101,33 @@ def read(engine: "Engine", ref: str, *, tail: int | None = None, since: float | 
     (or ``stop()`` says so: the REST API's client went away)."""
     c = engine.containers.get(ref)
     path = engine.paths.container_dir(c["id"]) / "ctr.log"
-    lines = _read_all(path)
+    f = None
+    if follow:
+        # one open file for the past and the future: a line written between reading the
+        # past and starting to follow is neither lost nor read twice
+        try:
+            f = open(path, encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            f = None
+    if f is not None:
+        text = f.read()
+        cut = text.rfind("\n") + 1
+        lines, pending = list(parse(iter(text[:cut].splitlines(keepends=True)))), text[cut:]
+    else:
+        lines, pending = _read_all(path), ""
     if since is not None or until is not None:
         lines = [ln for ln in lines if (since is None or ts_seconds(ln.time) >= since)
                  and (until is None or ts_seconds(ln.time) <= until)]
     if tail is not None and tail >= 0:
         lines = lines[-tail:] if tail else []
-    yield from lines
-    if not follow:
-        return
-    yield from _follow(engine, c["id"], path, stop)
+    try:
+        yield from lines
+        if not follow:
+            return
+        yield from _follow(engine, c["id"], path, stop, f, pending)
+    finally:
+        if f is not None:
+            f.close()
 
 
 def _read_all(path: os.PathLike[str]) -> list[LogLine]:
@@ -122,15 +139,21 @@ def _read_all(path: os.PathLike[str]) -> list[LogLine]:
 
 
 def _follow(engine: "Engine", cid: str, path: os.PathLike[str],
-            stop: "Callable[[], bool] | None" = None) -> Iterator[LogLine]:
+            stop: "Callable[[], bool] | None" = None, opened: Any = None,
+            pending: str = "") -> Iterator[LogLine]:
+    """New lines from where ``opened`` stands (with ``pending``, a record not ended yet),
+    or from the end of the file."""
     from .state import status as st
-    try:
-        f = open(path, encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return
-    with f:
+    if opened is not None:
+        f = opened
+    else:
+        try:
+            f = open(path, encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return
         f.seek(0, os.SEEK_END)
-        buf = ""
+    with f:
+        buf = pending
         while True:
             chunk = f.read()
             if chunk:
