@@ -289,6 +289,10 @@ class Connection:
     def _request(self, ev: h11.Request) -> bool:
         method = ev.method.decode("ascii", "replace").upper()
         target = ev.target.decode("latin-1")
+        if sum(len(k) + len(v) + 4 for k, v in ev.headers) + len(ev.target) > MAX_HEADER_BYTES:
+            self._answer(error_response(431, f"request headers too large: the limit is {MAX_HEADER_BYTES} bytes"),
+                         close=True)
+            return False
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in ev.headers}
         url = urllib.parse.urlsplit(target)
         path = urllib.parse.unquote(url.path)
