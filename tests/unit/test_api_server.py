@@ -149,3 +149,23 @@ def test_a_live_socket_is_not_taken_over(svc: Service) -> None:
         other.listen("http://127.0.0.1:1")
     with pytest.raises(ConfigError, match="absolute path"):
         other.listen("unix://relative.sock")
+
+
+def test_podium_ps_does_not_load_the_server_stack(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    code = (
+        "import sys, io, contextlib\n"
+        "from podium.cli.main import main\n"
+        "try:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(['--root', sys.argv[1], '--runroot', sys.argv[2], 'ps', '-a'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('h11', 'jsonschema', 'docker')"
+        " or m.startswith('podium.api')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), str(tmp_path / "rr")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
