@@ -362,7 +362,7 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 def _published(podium: Podium, path: str, port: int, name: str) -> None:
     """The pod's published port answers on 127.0.0.1."""
     podium("play", "kube", path)
-    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"))
+    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), 30)
     assert body == "hello from podium\n"
     assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [name]
 
