@@ -22,7 +22,9 @@ def engine(tmp_path: Path) -> Engine:
     return Engine(root=str(tmp_path / "root"), runroot=str(tmp_path / "run"))
 
 
-def test_run_graph_orders_parallelizes_and_skips_dependents_of_a_failure(engine: Engine, tmp_path: Path) -> None:
+def test_run_graph_orders_parallelizes_and_skips_dependents_of_a_failure(engine: Engine, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "can_fork", lambda: True)  # whatever threads the test runner keeps
     log = tmp_path / "log"
 
     def work(eng: Engine, name: str, ev: object) -> None:
@@ -61,7 +63,24 @@ def test_run_graph_without_gate_orders_only(engine: Engine) -> None:
     assert failed == {"x": "no"} and seen == ["x", "y"]
 
 
-def test_a_crashing_worker_is_a_failure_not_a_hang(engine: Engine) -> None:
+def test_a_process_with_threads_does_not_fork(engine: Engine) -> None:
+    import threading
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert not workers.can_fork()
+        pids: list[int] = []
+        workers.run_graph(engine, {"a": [], "b": []}, lambda eng, n, ev: pids.append(os.getpid()),
+                          limit=4, event=lambda *e: None)
+        assert pids == [os.getpid(), os.getpid()]  # in-process, in order
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_a_crashing_worker_is_a_failure_not_a_hang(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "can_fork", lambda: True)
     def work(eng: Engine, name: str, ev: object) -> None:
         if name == "boom":
             os._exit(7)
