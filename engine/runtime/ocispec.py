@@ -248,8 +248,12 @@ def build_mounts(config: dict, *, etc_files: dict[str, str], init_path: str | No
     taken = {m["destination"] for m in user}
     if len(taken) != len(user):
         raise ConfigError("two mounts share one destination", field="mounts")
+    # A default below a user mount goes after it, not under it: a user tmpfs on /run must
+    # not hide the init binary at /run/podium-init, nor a bind on /etc the hosts file.
     user.sort(key=lambda m: _depth(m["destination"]))
-    return [m for m in defaults if m["destination"] not in taken] + user
+    kept = [m for m in defaults if m["destination"] not in taken]
+    below = [m for m in kept if any(m["destination"].startswith(t.rstrip("/") + "/") for t in taken)]
+    return [m for m in kept if m not in below] + user + below
 
 
 def _namespaces(config: dict, *, cgroup_v2: bool) -> list[dict]:

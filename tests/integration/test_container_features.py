@@ -215,3 +215,10 @@ def test_run_detached_returns_while_running(podium: Podium, image: str) -> None:
     subprocess.run([*PODIUM, "run", "-d", image, "sleep", "5"], env=podium.env, check=True,
                    capture_output=True, timeout=30)
     assert time.monotonic() - t0 < 4
+
+
+def test_init_under_a_tmpfs_on_run(podium: Podium, image: str) -> None:
+    """--init's binary lives at /run/podium-init: a tmpfs on /run must not hide it."""
+    out = podium("run", "--rm", "--init", "--tmpfs", "/run", image, "sh", "-c",
+                 "cat /proc/1/comm; ls /run").stdout
+    assert out == "podium-init\npodium-init\n"

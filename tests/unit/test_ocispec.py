@@ -403,3 +403,14 @@ def test_seccomp_follows_caps(rootfs, full_bounding):
 def test_missing_seccomp_file_is_an_error(rootfs, tmp_path):
     with pytest.raises(ConfigError, match="seccomp profile"):
         build(rootfs, base(), seccomp_path=str(tmp_path / "none.json"))
+
+
+def test_defaults_below_a_user_mount_come_after_it(rootfs):
+    """A tmpfs on /run must not hide the init binary, nor a bind on /etc the hosts file."""
+    cfg = base(init=True, mounts=[{"type": "tmpfs", "destination": "/run", "options": ["rw"]},
+                                  {"type": "bind", "source": "/srv/etc", "destination": "/etc", "options": ["ro"]}])
+    spec = build(rootfs, cfg, etc_files={"/etc/hosts": "/b/hosts"}, init_path="/usr/bin/catatonit")
+    dests = _dests(spec)
+    assert dests.index("/run") < dests.index("/run/podium-init")
+    assert dests.index("/etc") < dests.index("/etc/hosts")
+    assert dests[:7] == ["/proc", "/dev", "/sys", "/dev/pts", "/dev/mqueue", "/dev/shm", "/sys/fs/cgroup"]
