@@ -265,6 +265,34 @@ SIGNALS = {
 }
 
 
+def parse_security_opts(opts: list[str]) -> dict[str, Any]:
+    """``--security-opt`` / compose ``security_opt`` / Docker's ``SecurityOpt`` -> spec keywords.
+
+    What podium enforces: no-new-privileges, seccomp (unconfined or a profile file) and
+    unmask. ``label=disable`` and ``apparmor=unconfined`` ask to turn off what podium
+    never turns on (no SELinux labels, no AppArmor profile), so they are accepted as is.
+    Anything else is refused rather than silently ignored.
+    """
+    out: dict[str, Any] = {"no_new_privileges": False, "seccomp_profile": None, "unmask": []}
+    for o in opts:
+        key, _, val = o.replace(":", "=", 1).partition("=")
+        if key == "no-new-privileges" and val.lower() in ("", "true"):
+            out["no_new_privileges"] = True
+        elif key == "no-new-privileges" and val.lower() == "false":
+            out["no_new_privileges"] = False
+        elif (key, val) in (("label", "disable"), ("apparmor", "unconfined")):
+            pass
+        elif key == "seccomp" and val:
+            out["seccomp_profile"] = val
+        elif key == "unmask" and val:
+            out["unmask"] += val.split(":")
+        else:
+            raise ConfigError(f"unsupported security option {o!r}: podium supports no-new-privileges, "
+                              "seccomp=unconfined|PROFILE.json, unmask=PATHS|ALL, label=disable",
+                              field="security_opt")
+    return out
+
+
 def parse_signal(value: str | int) -> int:
     """``SIGTERM``, ``TERM``, ``term`` or ``15`` -> 15."""
     s = str(value).strip().upper()

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 
 from podium.engine.errors import ConfigError
-from podium.engine.spec import ContainerSpec
+from podium.engine.spec import ContainerSpec, parse_security_opts
 
 from .model import Project, Service
 
@@ -48,9 +48,8 @@ COMPOSE_VERSION = "2.0.0-podium"
 HASH_EXCLUDE = ("depends_on", "scale", "pull_policy", "build", "profiles")
 
 # Attributes the engine cannot carry yet: warned about by name when a service sets them.
-UNSUPPORTED = ("domainname", "extra_hosts", "dns", "dns_search", "dns_opt", "security_opt", "devices",
-               "group_add", "ipc", "pid", "userns_mode", "cgroup_parent", "runtime", "oom_score_adj",
-               "volumes_from", "memswap_limit", "mem_reservation", "cpu_shares", "cpuset", "platform")
+UNSUPPORTED = ("domainname", "devices", "ipc", "pid", "userns_mode", "cgroup_parent", "runtime", "oom_score_adj",
+               "volumes_from", "memswap_limit", "cpu_shares", "cpuset", "platform")
 
 
 @dataclass
@@ -334,6 +333,13 @@ def container_spec(project: Project, svc: Service, number: int, *, config_hash: 
         ulimits=[f"{k}={u.soft}:{u.hard}" for k, u in svc.ulimits.items()],
         sysctls=dict(svc.sysctls),
         health=_health(svc),
+        add_hosts=[f"{host}:{addr}" for host, addrs in svc.extra_hosts.items() for addr in addrs],
+        dns=list(svc.dns) or None,
+        dns_search=list(svc.dns_search) or None,
+        dns_options=list(svc.dns_opt),
+        groups=[str(g) for g in svc.group_add],
+        memory_reservation=svc.mem_reservation,
+        **parse_security_opts(list(svc.security_opt)),
     )
 
 

@@ -71,6 +71,13 @@ def container_options(p: Parser) -> None:
     flag(p, "--no-healthcheck", help="disable the image's health check")
     multi(p, "--ulimit", help="ulimit: NAME=SOFT[:HARD]")
     multi(p, "--sysctl", help="namespaced kernel parameters KEY=VALUE")
+    multi(p, "--add-host", help="add a line to /etc/hosts: HOST:IP")
+    multi(p, "--dns", help="DNS server for /etc/resolv.conf (replaces the network's)")
+    multi(p, "--dns-search", help="DNS search domain")
+    multi(p, "--dns-option", help="resolv.conf option (ndots:2, ...)")
+    multi(p, "--group-add", help="supplementary group (name or GID)")
+    multi(p, "--security-opt", help="no-new-privileges, seccomp=unconfined|PROFILE.json, unmask=PATHS, label=disable")
+    p.add_argument("--memory-reservation", help="memory soft limit (e.g. 256m)")
     multi(p, "--annotation", help="add an annotation KEY=VALUE")
     flag(p, "--rm", help="remove the container when it exits")
     p.add_argument("image", help="image name or ID")
@@ -89,7 +96,7 @@ def _int(value: str | None, what: str) -> int | None:
 
 def _spec(a: argparse.Namespace):  # noqa: ANN202
     from podium.engine.mounts import parse_mount
-    from podium.engine.spec import ContainerSpec, parse_tmpfs
+    from podium.engine.spec import ContainerSpec, parse_security_opts, parse_tmpfs
     entrypoint = None
     if a.entrypoint is not None:
         ep = a.entrypoint
@@ -113,6 +120,9 @@ def _spec(a: argparse.Namespace):  # noqa: ANN202
         remove=a.rm, network=",".join(a.network) or None, ulimits=list(a.ulimit),
         sysctls=kv(a.sysctl, "sysctl"), ports=list(a.publish), network_aliases=list(a.network_alias),
         ip=a.ip, pod=a.pod, mounts=[parse_mount(m) for m in a.mount], health=_health(a),
+        add_hosts=list(a.add_host), dns=list(a.dns) or None, dns_search=list(a.dns_search) or None,
+        dns_options=list(a.dns_option), groups=list(a.group_add), memory_reservation=a.memory_reservation,
+        **parse_security_opts(a.security_opt),
     )
 
 

@@ -222,3 +222,20 @@ def test_example_webapp(podium: Podium, case: Any) -> None:
     assert out == "hello from webapp\n"
     compose("-f", str(f), "down", "-v", "-t", "0", env=env)
     assert ids(podium) == {}
+
+
+def test_hosts_dns_groups_and_security_options(podium: Podium, case: Any) -> None:
+    make, compose = case
+    f = make("hosts_dns")
+    compose("-f", str(f), "up", "-d")
+    eng = podium.engine()
+    try:
+        from podium.engine import lifecycle
+        assert lifecycle.wait(eng, "hostsdns-probe-1") == 0
+    finally:
+        eng.close()
+    out = podium("logs", "hostsdns-probe-1").stdout
+    assert "10.1.2.3" in out and "db.internal" in out, out
+    assert "nameserver 10.9.9.9" in out and "search corp.example" in out and "options ndots:3" in out, out
+    assert "1234" in out.splitlines()[-2].split() and out.splitlines()[-1].split() == ["NoNewPrivs:", "1"], out
+    assert "not supported" not in podium("compose", "-f", str(f), "config", "-q", check=False).stderr

@@ -222,3 +222,18 @@ def test_init_under_a_tmpfs_on_run(podium: Podium, image: str) -> None:
     out = podium("run", "--rm", "--init", "--tmpfs", "/run", image, "sh", "-c",
                  "cat /proc/1/comm; ls /run").stdout
     assert out == "podium-init\npodium-init\n"
+
+
+def test_hosts_dns_groups_and_security_options(podium: Podium, image: str) -> None:
+    out = podium("run", "--rm", "--add-host", "db.internal:10.1.2.3", "--dns", "10.9.9.9",
+                 "--dns-search", "corp.example", "--dns-option", "ndots:3", "--group-add", "1234",
+                 "--security-opt", "no-new-privileges", "--security-opt", "label=disable",
+                 "--memory-reservation", "64m", image, "sh", "-c",
+                 "grep db.internal /etc/hosts; cat /etc/resolv.conf; id -G; grep NoNewPrivs /proc/self/status"
+                 ).stdout
+    assert "10.1.2.3\tdb.internal" in out or "10.1.2.3 db.internal" in out, out
+    assert "nameserver 10.9.9.9" in out and "search corp.example" in out and "options ndots:3" in out, out
+    assert "1234" in out.splitlines()[-2].split(), out
+    assert out.splitlines()[-1].split() == ["NoNewPrivs:", "1"], out
+    r = podium("run", "--rm", "--security-opt", "apparmor=docker-default", image, "true", check=False)
+    assert r.returncode == 125 and "unsupported security option 'apparmor=docker-default'" in r.stderr
