@@ -33,6 +33,9 @@ CATATONIT = "/usr/bin/catatonit"
 SHAREABLE = ("net", "ipc", "uts", "pid")
 DEFAULT_SHARE = ("net", "ipc", "uts")
 KIND = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
+# container annotations that make up a pod's Ready condition (kube readiness and startup probes)
+READINESS = "io.podium.readiness"   # JSON {"test": Docker's Test, "timeout": seconds, ...}: run on demand
+STARTUP = "io.podium.startup"       # "true": the health check begins with a startup probe
 
 
 def parse_share(value: str | None) -> list[str]:
@@ -319,12 +322,42 @@ class Pods:
             "Annotations": pod["config"].get("annotations") or {},
             "CreateInfra": True, "InfraContainerId": pod["infra_id"] or "",
             "SharedNamespaces": [{"net": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}[s] for s in shared],
+            "Conditions": [{"Type": "Ready", "Status": "True" if self.ready(pod, members) else "False"}],
             "NumContainers": len(members),
             "InfraConfig": {"PortBindings": ports, "HostNetwork": False,
                             "Networks": sorted((infra or {}).get("config", {}).get("networks", {}) or [])},
             "Containers": [{"Id": c["id"], "Name": c["name"], "State": st.docker_status(c["state"]["status"])}
                            for c in members],
         }
+
+    def ready(self, pod: dict[str, Any], members: list[dict[str, Any]] | None = None) -> bool:
+        """The pod's Ready condition, as Kubernetes defines it, checked now.
+
+        Every member running, its startup probe passed (its health check has been
+        healthy) and its readiness check (annotation ``io.podium.readiness``)
+        passing when run once now: no daemon probes readiness in the background,
+        so it is probed when asked.
+        """
+        import json as _json
+
+        from . import health
+        members = [c for c in (members if members is not None else self.members(pod))
+                   if c["id"] != pod["infra_id"]]
+        if not members:
+            return False
+        for c in members:
+            if c["state"]["status"] != st.RUNNING:
+                return False
+            ann = c["config"].get("annotations") or {}
+            if ann.get(STARTUP) == "true" and (c["state"].get("health") or {}).get("Status") != health.HEALTHY:
+                return False
+            if ann.get(READINESS):
+                check = _json.loads(ann[READINESS])
+                result = health.execute(self.engine, c, {"Test": list(check["test"]),
+                                                         "Timeout": int(check.get("timeout") or 1) * health.SECOND})
+                if result.get("ExitCode") != 0:
+                    return False
+        return True
 
     def ps_entry(self, pod: dict[str, Any]) -> dict[str, Any]:
         members = self.members(pod)

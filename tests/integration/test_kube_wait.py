@@ -123,3 +123,24 @@ def test_pod_members_stop_in_parallel(podium: Podium, image: str, tmp_path: Path
     assert 3 <= elapsed < 8, elapsed  # serially it was 9 s and more
     nothing_left(podium)
     assert os.path.exists(path)
+
+
+def test_pod_ready_condition_follows_the_readiness_probe(podium: Podium, image: str, tmp_path: Path) -> None:
+    """pod inspect's Ready condition runs the readiness probe when asked (no daemon probes in between)."""
+    path = tmp_path / "gate.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: gate}\nspec:\n  terminationGracePeriodSeconds: 1\n"
+                    "  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '1000']\n"
+                    "    readinessProbe: {exec: {command: [cat, /tmp/ready]}}\n"
+                    "  - {name: plain, image: busybox, command: [sleep, '1000']}\n")
+    podium("play", "kube", "--network", "none", str(path))
+
+    def ready() -> str:
+        return json.loads(podium("pod", "inspect", "gate").stdout)["Conditions"][0]["Status"]
+
+    assert ready() == "False"
+    podium("exec", "gate-c", "touch", "/tmp/ready")
+    assert ready() == "True"
+    podium("stop", "gate-plain")
+    assert ready() == "False"  # every container must run
+    podium("kube", "down", str(path))
+    nothing_left(podium)

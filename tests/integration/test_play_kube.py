@@ -354,6 +354,8 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
     assert podium("healthcheck", "run", "probes-web").returncode == 0
     # the worker's exec liveness probe fails once its file is gone: the container is restarted
     assert wait_for(lambda: _health(podium, "probes-worker").get("Status") == "healthy", 30)
+    pod = json.loads(podium("pod", "inspect", "probes").stdout)
+    assert pod["Conditions"] == [{"Type": "Ready", "Status": "True"}]  # startup passed, readiness answers
     podium("exec", "probes-worker", "rm", "/tmp/alive")
     assert wait_for(lambda: inspect(podium, "probes-worker")["RestartCount"] >= 1, 30)
     assert wait_for(lambda: podium("exec", "probes-worker", "cat", "/tmp/alive", check=False).returncode == 0, 20)
