@@ -124,11 +124,13 @@ class Pods:
                infra_name: str | None = None, annotations: dict[str, str] | None = None,
                add_hosts: list[str] | None = None, dns: list[str] | None = None,
                dns_search: list[str] | None = None, dns_options: list[str] | None = None,
-               reserve_ip: bool = False) -> dict[str, Any]:
+               reserve_ip: bool = False, ipc: str | None = None) -> dict[str, Any]:
         """Make the pod and its infra container (which holds the shared namespaces).
 
         ``add_hosts`` and the ``dns*`` options go to the infra container, whose
-        /etc/hosts and resolv.conf every member sharing the network sees.
+        /etc/hosts and resolv.conf every member sharing the network sees;
+        ``ipc="host"`` puts the infra (and so every member that joins its IPC
+        namespace) in the host's IPC namespace.
         ``reserve_ip`` allocates the pod's addresses now rather than at its
         first start, so that they are known before anything runs (kube's
         ``fieldRef: status.podIP``); they are held until the pod is removed.
@@ -160,7 +162,7 @@ class Pods:
                                  labels={"io.podium.pod": pname, **(labels or {})},
                                  command=None if infra_image else None,
                                  add_hosts=add_hosts, dns=dns, dns_search=dns_search,
-                                 dns_options=dns_options)
+                                 dns_options=dns_options, ipc=ipc)
             infra = self.engine.containers.create(spec, pod_id=pid, infra=True)
             if reserve_ip:
                 try:

@@ -34,7 +34,7 @@ class ContainerSpec:
         'init', 'stop_signal', 'stop_timeout', 'interactive', 'tty', 'remove', 'network',
         'ports', 'ulimits', 'sysctls', 'pod', 'network_aliases', 'ip', 'health',
         'add_hosts', 'dns', 'dns_search', 'dns_options', 'groups', 'no_new_privileges',
-        'unmask', 'seccomp_profile', 'memory_reservation',
+        'unmask', 'seccomp_profile', 'memory_reservation', 'pid', 'ipc',
     )
 
     def __init__(self, image: str, *,
@@ -81,7 +81,9 @@ class ContainerSpec:
                  no_new_privileges: bool = False,
                  unmask: list[str] | None = None,
                  seccomp_profile: str | None = None,
-                 memory_reservation: str | int | None = None) -> None:
+                 memory_reservation: str | int | None = None,
+                 pid: str | None = None,
+                 ipc: str | None = None) -> None:
         self.image = image
         self.name = name
         self.command = command
@@ -131,6 +133,8 @@ class ContainerSpec:
         self.unmask = list(unmask) if unmask is not None else []  # ["ALL"] or /proc paths to unmask
         self.seccomp_profile = seccomp_profile  # None: the default; "unconfined"; or a JSON file
         self.memory_reservation = memory_reservation
+        self.pid = pid  # "host": the host's PID namespace (--pid host, kube hostPID)
+        self.ipc = ipc  # "host": the host's IPC namespace (--ipc host, kube hostIPC)
 
     def __repr__(self) -> str:
         return "ContainerSpec(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"
@@ -357,6 +361,9 @@ def extra_config(spec: ContainerSpec) -> dict[str, Any]:
     reservation = None
     if spec.memory_reservation not in (None, "", 0):
         reservation = parse_size(spec.memory_reservation, what="memory reservation")  # type: ignore[arg-type]
+    for what, mode in (("pid", spec.pid), ("ipc", spec.ipc)):
+        if mode not in (None, "", "private", "host"):
+            raise ConfigError(f"invalid --{what} {mode!r}: use host or private")
     for opt in spec.dns_options:
         if not opt or any(c.isspace() for c in opt):
             raise ConfigError(f"invalid DNS option {opt!r}")
@@ -373,4 +380,6 @@ def extra_config(spec: ContainerSpec) -> dict[str, Any]:
         "unmask": list(spec.unmask),
         "seccomp_profile": seccomp,
         "memory_reservation": reservation,
+        "pid_mode": "host" if spec.pid == "host" else None,
+        "ipc_mode": "host" if spec.ipc == "host" else None,
     }

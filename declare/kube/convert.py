@@ -283,9 +283,8 @@ class PodBuilder:
         network = self.options.network
         if spec.host_network:
             network = "host"
-        for path, on in ((("hostPID",), spec.host_pid), (("hostIPC",), spec.host_ipc)):
-            if on:
-                self.warn(path, "not supported yet: the pod gets its own namespace")
+        if spec.host_pid and spec.share_process_namespace:
+            raise self.err(("hostPID",), "hostPID and shareProcessNamespace cannot both be set")
         hosts = []
         for k, ha in enumerate(spec.host_aliases):
             if not _is_ip(ha.ip):
@@ -309,6 +308,7 @@ class PodBuilder:
             "name": self.name, "hostname": spec.hostname or None, "share": share,
             "labels": dict(self.labels), "ports": [], "network": network,
             "annotations": dict(self.annotations), "add_hosts": hosts, **dns,
+            **({"ipc": "host"} if spec.host_ipc else {}),
         })
         plan.labels = dict(self.labels)
         plan.fs_group = spec.security_context.fs_group
@@ -524,6 +524,8 @@ class PodBuilder:
                   if k not in ("hostPort", "hostIP")} | {"containerPort": p.container_port} for p in c.ports],
                 sort_keys=True, separators=(",", ":"))
         self._restart(spec, init)
+        if self.spec.host_pid:
+            spec.pid = "host"
         if self.spec.termination_grace_period_seconds is not None:
             spec.stop_timeout = self.spec.termination_grace_period_seconds
         self._resources(c, path, spec)

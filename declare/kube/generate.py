@@ -122,7 +122,11 @@ def _pod(engine: "Engine", name: str, pconf: dict[str, Any], members: list[dict[
             spec["securityContext"] = psc
         if (first["config"].get("network_mode") or "") == "host":
             spec["hostNetwork"] = True
+        if first["config"].get("pid_mode") == "host":
+            spec["hostPID"] = True
     _hosts_dns(infra or {}, spec)
+    if (infra or {}).get("ipc_mode") == "host":
+        spec["hostIPC"] = True
     if pconf.get("hostname") and pconf["hostname"] != name:
         spec["hostname"] = pconf["hostname"]
     if "pid" in (pconf.get("share") or []):

@@ -258,7 +258,8 @@ def build_mounts(config: dict, *, etc_files: dict[str, str], init_path: str | No
 
 def _namespaces(config: dict, *, cgroup_v2: bool) -> list[dict]:
     mode = config.get("network_mode") or "none"
-    ns: list[dict] = [{"type": "pid"}]
+    # pid_mode/ipc_mode "host": no namespace of that kind, the host's is used (kube hostPID/hostIPC)
+    ns: list[dict] = [] if config.get("pid_mode") == "host" else [{"type": "pid"}]
     if mode in ("none", "private", "bridge"):
         ns.append({"type": "network"})
     elif mode.startswith("ns:"):
@@ -268,7 +269,7 @@ def _namespaces(config: dict, *, cgroup_v2: bool) -> list[dict]:
         ns.append({"type": "network", "path": path})
     elif mode != "host":
         raise ConfigError(f"unknown network mode {mode!r} (none, host or ns:PATH)", field="network_mode")
-    ns += [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+    ns += ([] if config.get("ipc_mode") == "host" else [{"type": "ipc"}]) + [{"type": "uts"}, {"type": "mount"}]
     if cgroup_v2:
         ns.append({"type": "cgroup"})
     # Joined namespaces (a pod's infra container): {"ipc": "/proc/PID/ns/ipc", ...}

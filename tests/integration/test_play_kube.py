@@ -314,6 +314,13 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
     assert sh(podium, "sysctl-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start") == "80\n"
 
 
+@check("host-namespaces")
+def _(podium: Podium, path: str, tmp: Path) -> None:
+    for kind in ("pid", "ipc"):
+        assert sh(podium, "hostns-c", f"readlink /proc/self/ns/{kind}").strip() == os.readlink(f"/proc/self/ns/{kind}")
+    assert sh(podium, "hostns-c", "readlink /proc/self/ns/uts").strip() != os.readlink("/proc/self/ns/uts")
+
+
 @check("host-aliases-dns")
 def _(podium: Podium, path: str, tmp: Path) -> None:
     for ctr in ("hostsdns-a", "hostsdns-b"):

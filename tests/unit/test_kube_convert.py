@@ -371,9 +371,12 @@ def test_daemonset_job_and_init_containers(tmp_path: Path) -> None:
     assert job.init[0].name == "batch-pod-0-prep"
 
 
-def test_host_only_pod_fields_warn(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, pod("- {name: c, image: busybox}\n", extra="hostPID: true\n"))
-    assert any("hostPID: not supported yet" in w for w in plan.warnings)
+def test_host_pid_and_ipc(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, pod("- {name: c, image: busybox}\n", extra="hostPID: true\nhostIPC: true\n"))
+    assert plan.warnings == [] and plan.pods[0].create["ipc"] == "host"
+    assert plan.pods[0].containers[0].pid == "host"
+    msg = error_of(tmp_path, pod("- {name: c, image: busybox}\n", extra="hostPID: true\nshareProcessNamespace: true\n"))
+    assert "spec.hostPID: hostPID and shareProcessNamespace cannot both be set" in msg
 
 
 def test_liveness_probe_becomes_a_health_check(tmp_path: Path) -> None:
