@@ -76,7 +76,7 @@ case "${1:-}" in
   test)
     install_apt; install_venv; podman_conf; install_docker_client
     shift
-    exec .venv/bin/python -m pytest -q -ra "${@:-tests}" ;;
+    exec .venv/bin/python -m pytest -q -ra --durations=15 "${@:-tests}" ;;
   bench)
     install_apt; install_venv; install_docker_client
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine
