@@ -369,9 +369,16 @@ def _(podium: Podium, path: str, tmp: Path) -> None:
 
 
 def _published(podium: Podium, path: str, port: int, name: str) -> None:
-    """The pod's published port answers on 127.0.0.1."""
+    """The pod publishes the port, and it answers on 127.0.0.1.
+
+    Patient: on this shared host a new container's address can take ~9 s to
+    answer even without a port mapping (the host's stale neighbour entry for a
+    reused address, a network-layer matter outside kube).
+    """
     podium("play", "kube", path)
-    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), 30)
+    bindings = json.loads(podium("pod", "inspect", name).stdout)["InfraConfig"]["PortBindings"]
+    assert bindings == {"8080/tcp": [{"HostIp": bindings["8080/tcp"][0]["HostIp"], "HostPort": str(port)}]}
+    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), 60)
     assert body == "hello from podium\n"
     assert podium("pod", "ps", "--format", "{{.Name}}").stdout.split() == [name]
 
