@@ -51,6 +51,19 @@ def veth_name(cid: str, network: str) -> str:
     return "veth" + sha256hex(f"{cid}/{network}")[:11]
 
 
+def container_mac(ip: str) -> str:
+    """The container side's MAC, derived from its address (as Docker's bridge derived it).
+
+    Addresses are reused at once (every test's first container is .2), and the host's
+    neighbour cache keeps the old MAC for a while: with a random MAC, traffic to a new
+    container went to the gone one for ~8 s until the entry was probed again. The same
+    address always has the same MAC, so a cached entry stays right. 02 marks it locally
+    administered; 50 ("P") keeps it apart from Docker's 02:42 prefix.
+    """
+    a, b, c, d = (int(x) for x in ip.split("."))
+    return f"02:50:{a:02x}:{b:02x}:{c:02x}:{d:02x}"
+
+
 def bridge_mac(bridge: str) -> str:
     """A fixed, locally administered address for a bridge, from its name (pure)."""
     h = sha256hex("podium-bridge/" + bridge)
@@ -130,7 +143,9 @@ def setup(rec: dict[str, Any], *, netns_sock: "Netlink | None" = None,
             try:
                 for n in nets:
                     h.add_veth(n["veth"], n["ifname"], peer_netns_fd=fd, master=index[n["name"]],
-                               mtu=n.get("mtu"))
+                               mtu=n.get("mtu"), peer_mac=container_mac(n["ip"]))
+                    # a MAC cached for this address by an older podium or the netavark backend
+                    h.forget_neighbour(index[n["name"]], n["ip"])
                     link = h.link(n["veth"])
                     n["veth_index"] = link["index"] if link else 0
             finally:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_DELNEIGH, NDA_DST = 29, 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 # flags
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
@@ -50,6 +51,7 @@ _HDR = struct.Struct("=IHHII")       # nlmsghdr: len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")   # ifinfomsg: family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBI")    # ifaddrmsg: family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # rtmsg: family, dst_len, src_len, tos, table, proto, scope, type, flags
+_NDMSG = struct.Struct("=BxxxiHBB")   # ndmsg: family, ifindex, state, flags, type
 
 
 # ---- encoding (pure) -------------------------------------------------------------
@@ -95,10 +97,12 @@ def new_bridge_body(name: str, *, mtu: int | None = None, mac: str | None = None
 
 
 def new_veth_body(name: str, peer: str, *, peer_netns_fd: int, master: int,
-                  mtu: int | None = None) -> bytes:
+                  mtu: int | None = None, peer_mac: str | None = None) -> bytes:
     """A veth pair: ``name`` here, up and enslaved to ``master``; ``peer`` in another namespace."""
     mtu_attr = attr(IFLA_MTU, u32(mtu)) if mtu else b""
-    peer_msg = ifinfo() + attr(IFLA_IFNAME, strz(peer)) + mtu_attr + attr(IFLA_NET_NS_FD, u32(peer_netns_fd))
+    mac_attr = attr(IFLA_ADDRESS, mac_bytes(peer_mac)) if peer_mac else b""
+    peer_msg = (ifinfo() + attr(IFLA_IFNAME, strz(peer)) + mtu_attr + mac_attr
+                + attr(IFLA_NET_NS_FD, u32(peer_netns_fd)))
     return (ifinfo(flags=IFF_UP, change=IFF_UP) + attr(IFLA_IFNAME, strz(name)) + mtu_attr
             + attr(IFLA_MASTER, u32(master))
             + nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, b"veth"),
@@ -234,6 +238,16 @@ class Netlink:
                     return out
                 out.append(payload)
 
+    # ---- neighbours
+    def forget_neighbour(self, index: int, ip: str) -> None:
+        """Drop the host's cached MAC for ``ip`` on link ``index`` (none cached is fine)."""
+        body = _NDMSG.pack(socket.AF_INET, index, 0, 0, 0) + attr(NDA_DST, socket.inet_aton(ip))
+        try:
+            self.request(RTM_DELNEIGH, body, what=f"forget neighbour {ip}")
+        except OSError as exc:
+            if exc.errno != 2:  # ENOENT: nothing cached
+                raise
+
     # ---- links
     def links(self) -> list[dict[str, Any]]:
         return [parse_link(p) for p in self.request(RTM_GETLINK, ifinfo(), flags=NLM_F_DUMP)]
@@ -255,9 +269,9 @@ class Netlink:
         self.request(RTM_NEWLINK, ifinfo(index) + attr(IFLA_ADDRESS, mac_bytes(mac)), what="set address")
 
     def add_veth(self, name: str, peer: str, *, peer_netns_fd: int, master: int,
-                 mtu: int | None = None) -> None:
+                 mtu: int | None = None, peer_mac: str | None = None) -> None:
         self.request(RTM_NEWLINK, new_veth_body(name, peer, peer_netns_fd=peer_netns_fd,
-                                                master=master, mtu=mtu),
+                                                master=master, mtu=mtu, peer_mac=peer_mac),
                      flags=NLM_F_CREATE | NLM_F_EXCL, what=f"create veth {name}")
 
     def set_up(self, index: int) -> None:

@@ -513,3 +513,24 @@ def test_a_port_another_root_publishes(podium: Podium, image: str, rootfs_tar: P
         problems = leftovers(other) + teardown_root(other)
         shutil.rmtree(other.base, ignore_errors=True)
     assert not problems
+
+
+def test_a_reused_address_answers_at_once(podium: Podium, image: str) -> None:
+    """The host caches an address's MAC; a new container given the same address must not
+    wait for that entry to be probed again (it did for ~8 s with random MACs)."""
+    net = "n" + uid()
+    podium("network", "create", net)
+    podium("run", "-d", "--name", "keep", "--network", net, image, "sleep", "1000")  # the bridge stays
+    podium("run", "-d", "--name", "a", "--network", net, image, *HTTPD)
+    ip = podium("inspect", "--format", "{{.NetworkSettings.IPAddress}}", "a").stdout.strip()
+    bridge = json.loads(podium("network", "inspect", net).stdout)[0]["network_interface"]
+    assert fetch(f"http://{ip}/") == PAGE
+    podium("rm", "-f", "-t", "0", "a")
+    # what an older podium, or the netavark backend's random MACs, leave in the cache
+    subprocess.run(["ip", "neigh", "replace", ip, "lladdr", "02:11:22:33:44:55", "dev", bridge,
+                    "nud", "reachable"], check=True)
+    podium("run", "-d", "--name", "b", "--network", net, image, *HTTPD)
+    assert podium("inspect", "--format", "{{.NetworkSettings.IPAddress}}", "b").stdout.strip() == ip
+    start = time.monotonic()
+    assert fetch(f"http://{ip}/") == PAGE
+    assert time.monotonic() - start < 3.0

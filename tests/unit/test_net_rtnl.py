@@ -88,3 +88,16 @@ def test_socket_reads_links_of_its_namespace() -> None:
         assert "lo" in names
         assert nl.link("lo")["index"] == 1
         assert nl.link("no-such-link0") is None
+
+
+def test_container_mac_follows_the_address() -> None:
+    from podium.engine.net.fastpath import container_mac
+    assert container_mac("10.87.0.2") == "02:50:0a:57:00:02"
+    assert container_mac("10.87.255.254") == "02:50:0a:57:ff:fe"
+
+
+def test_veth_peer_carries_its_mac() -> None:
+    from podium.engine.net import rtnl
+    body = rtnl.new_veth_body("vethx", "eth0", peer_netns_fd=3, master=7, peer_mac="02:50:0a:57:00:02")
+    assert bytes.fromhex("02500a570002") in body
+    assert bytes.fromhex("02500a570002") not in rtnl.new_veth_body("vethx", "eth0", peer_netns_fd=3, master=7)
