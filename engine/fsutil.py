@@ -36,3 +36,18 @@ def rmtree(path: str | os.PathLike[str], *, _dev: int | None = None) -> None:
         os.rmdir(path)
     except (FileNotFoundError, OSError):
         pass
+
+
+def remove_path(path: str) -> None:
+    """Remove whatever is at ``path`` (a file, a link, a whole tree); errors are raised."""
+    import shutil
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)

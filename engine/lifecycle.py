@@ -253,27 +253,24 @@ def kill(engine: "Engine", ref: str, *, signal: str = "SIGKILL") -> str:
 
 def pause(engine: "Engine", ref: str) -> str:
     """Freeze every process of a running container (``runc pause``: the cgroup freezer)."""
-    ctrs = engine.containers
-    c = ctrs.get(ref)
-    with ctrs.lock(c["id"]):
-        c = ctrs.sync(ctrs.reload(c["id"]))
-        st.require(c["name"], c["state"]["status"], (st.RUNNING,), "pause")
-        engine.runtime.pause(c["id"])
-        _set_state(engine, c, status=st.PAUSED)
-        engine.events.container(c, "pause")
-    return c["name"]
+    return _freeze(engine, ref, thaw=False)
 
 
 def unpause(engine: "Engine", ref: str) -> str:
     """Thaw a paused container (``runc resume``)."""
+    return _freeze(engine, ref, thaw=True)
+
+
+def _freeze(engine: "Engine", ref: str, *, thaw: bool) -> str:
     ctrs = engine.containers
     c = ctrs.get(ref)
+    action = "unpause" if thaw else "pause"
     with ctrs.lock(c["id"]):
         c = ctrs.sync(ctrs.reload(c["id"]))
-        st.require(c["name"], c["state"]["status"], (st.PAUSED,), "unpause")
-        engine.runtime.resume(c["id"])
-        _set_state(engine, c, status=st.RUNNING)
-        engine.events.container(c, "unpause")
+        st.require(c["name"], c["state"]["status"], (st.PAUSED,) if thaw else (st.RUNNING,), action)
+        (engine.runtime.resume if thaw else engine.runtime.pause)(c["id"])
+        _set_state(engine, c, status=st.RUNNING if thaw else st.PAUSED)
+        engine.events.container(c, action)
     return c["name"]
 
 

@@ -24,6 +24,7 @@ import stat
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..fsutil import remove_path
 from ..runtime.users import resolve_in_root
 
 TYPE_CHECKING = False
@@ -249,19 +250,6 @@ def digest(entries: list[Entry], *, keep_owner: bool) -> str:
 # ---- writing into a rootfs ----------------------------------------------------------
 
 
-def _remove(path: str) -> None:
-    import shutil
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 def make_dirs(rootfs: str, path: str, uid: int = 0, gid: int = 0) -> str:
     """``path`` (absolute, in the image) as a host directory under ``rootfs``, created
     (0755, owned uid:gid) where missing; symlinks on the way are followed inside ``rootfs``."""
@@ -323,7 +311,7 @@ def _write(src: str, target: str, st: os.stat_result, owner: tuple[int, int] | N
         raise ConfigError(f"cannot copy {os.path.basename(src)}: the destination "
                           f"{os.path.basename(target)} is a directory (end the destination with / "
                           "to copy into it)")
-    _remove(target)
+    remove_path(target)
     mode = st.st_mode
     if stat.S_ISREG(mode):
         fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)  # context files: already in scope
@@ -378,7 +366,7 @@ def apply_tree(base: str, entries: list[Entry], owner: tuple[int, int] | None,
         target = os.path.join(base, e.rel)
         if stat.S_ISDIR(e.st.st_mode):
             if not (os.path.isdir(target) and not os.path.islink(target)):
-                _remove(target)
+                remove_path(target)
                 os.mkdir(target, 0o700)
             dirs.append((target, e.st))
         else:

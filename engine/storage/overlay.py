@@ -18,6 +18,7 @@ import os
 import stat
 
 from ..errors import StoreError
+from ..fsutil import remove_path
 from . import libc
 
 TYPE_CHECKING = False
@@ -188,22 +189,9 @@ def unmount_rootfs(merged: Path | str) -> None:
 # ---- copy fallback ------------------------------------------------------------------
 
 
-def _remove(path: str) -> None:
-    import shutil
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 def _clear_dir(path: str) -> None:
     for name in os.listdir(path):
-        _remove(os.path.join(path, name))
+        remove_path(os.path.join(path, name))
 
 
 def _meta(src: str, dst: str, st: os.stat_result) -> None:
@@ -252,7 +240,7 @@ def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
             if stat.S_ISCHR(mode) and st.st_rdev == 0:  # whiteout: delete below
-                _remove(d)
+                remove_path(d)
                 continue
             if stat.S_ISDIR(mode):
                 try:
@@ -272,7 +260,7 @@ def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
                 _apply(s, d, links)
                 dirs.append((s, d, st))
                 continue
-            _remove(d)
+            remove_path(d)
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in links:
                 os.link(links[key], d, follow_symlinks=False)

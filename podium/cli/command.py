@@ -95,3 +95,13 @@ def print_error(exc: Exception) -> None:
     import sys
     sys.stdout.flush()
     sys.stderr.write("Error: " + " ".join(str(exc).split()) + "\n")
+
+
+def parse_bool(value: str) -> bool:
+    """Podman's BOOL flag values (``--tls-verify=false``, ``--start=true``)."""
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"invalid boolean {value!r}: use true or false")

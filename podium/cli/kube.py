@@ -11,21 +11,11 @@ import argparse
 import json
 import sys
 
-from .command import Command, Parser, flag, multi
+from .command import Command, Parser, flag, multi, parse_bool as _bool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _bool(value: str) -> bool:
-    from podium.engine.errors import ConfigError
-    v = value.strip().lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"invalid boolean {value!r}: use true or false")
 
 
 def _play_args(p: Parser) -> None:

@@ -11,22 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .command import Command, Parser, flag
+from .command import Command, Parser, flag, parse_bool as _bool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _bool(value: str) -> bool:
-    from podium.engine.errors import ConfigError
-
-    v = value.strip().lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"invalid boolean {value!r}: use true or false")
 
 
 def _common(p: Parser) -> None:
