@@ -591,16 +591,7 @@ def archive_get(ctx: Any, req: Any, id: str) -> Any:
                 tf.add(host, arcname=name)
     spool.seek(0)
 
-    def chunks() -> Iterator[bytes]:
-        try:
-            while True:
-                data = spool.read(256 * 1024)
-                if not data:
-                    return
-                yield data
-        finally:
-            spool.close()
-    return Stream(chunks(), content_type="application/x-tar",
+    return Stream(streams.spooled(spool), content_type="application/x-tar",
                   headers=[("X-Docker-Container-Path-Stat", _stat_header(name, st, link))])
 
 

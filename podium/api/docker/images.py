@@ -12,6 +12,7 @@ import json
 import queue
 import threading
 
+from podium.api.docker.streams import spooled
 from podium.api.http import ApiError, Response, Stream, bad_request, json_lines
 from podium.api.routes import Param, route
 from podium.api import shapes
@@ -88,16 +89,7 @@ def _save(ctx: Any, names: list[str]) -> Any:
         raise ApiError(404, str(exc)) from None
     spool.seek(0)
 
-    def chunks() -> Iterator[bytes]:
-        try:
-            while True:
-                data = spool.read(256 * 1024)
-                if not data:
-                    return
-                yield data
-        finally:
-            spool.close()
-    return Stream(chunks(), content_type="application/x-tar")
+    return Stream(spooled(spool), content_type="application/x-tar")
 
 
 @route("POST", "/images/load", summary="Load images from a tarball", tag=TAG, body_kind="tar",

@@ -18,6 +18,18 @@ STDOUT, STDERR = 1, 2
 MAX_FRAME = 64 * 1024
 
 
+def spooled(spool: Any) -> Iterator[bytes]:
+    """A response body read from a rewound spool file in 256 KiB pieces; the file is closed at the end."""
+    try:
+        while True:
+            data = spool.read(256 * 1024)
+            if not data:
+                return
+            yield data
+    finally:
+        spool.close()
+
+
 def frame(stream: int, data: bytes) -> bytes:
     out = b""
     for i in range(0, len(data), MAX_FRAME):
