@@ -104,18 +104,17 @@ def test_published_ports_and_their_conflicts() -> None:
 
 def test_a_threaded_process_never_forks_a_teardown() -> None:
     """A fork beside a live thread can copy a held import lock into the child, which then
-    waits forever while it holds the host's network lock (seen under apply --parallel)."""
-    import threading
+    waits forever while it holds the host's network lock (seen under apply --parallel).
+    Checked in a fresh interpreter: the test runner's own process may hold threads."""
+    import subprocess
+    import sys
 
-    from podium.engine.net import fastpath
-
-    assert not fastpath._threaded()
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait)
-    t.start()
-    try:
-        assert fastpath._threaded()
-    finally:
-        stop.set()
-        t.join()
-    assert not fastpath._threaded()
+    code = ("import threading\n"
+            "from podium.engine.net import fastpath\n"
+            "before = fastpath._threaded()\n"
+            "stop = threading.Event(); t = threading.Thread(target=stop.wait); t.start()\n"
+            "during = fastpath._threaded()\n"
+            "stop.set(); t.join()\n"
+            "print(before, during, fastpath._threaded())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "False"]
