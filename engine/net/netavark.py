@@ -90,6 +90,7 @@ def setup(rec: dict[str, Any], *, existing: bool = False,
             new = [n["bridge"] for n in rec["networks"] if nl.link(n["bridge"]) is None]
             status = call(rec["aardvark_config"], "setup", rec["netns"], opts, lock=False)
             _fix_bridge_macs(nl, new)
+            _forget_neighbours(nl, rec["networks"])
         return status
     except BaseException:
         # a failed setup is not rolled back by netavark: tear down with the same JSON
@@ -106,6 +107,15 @@ def setup(rec: dict[str, Any], *, existing: bool = False,
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+def _forget_neighbours(nl: Any, nets: list[dict[str, Any]]) -> None:
+    """netavark gives a container a random MAC; the host may still cache another one for its
+    (reused) address, and would send to it for seconds (see fastpath.container_mac)."""
+    for n in nets:
+        link = nl.link(n["bridge"])
+        if link is not None and n.get("ip"):
+            nl.forget_neighbour(link["index"], n["ip"])
 
 
 def _fix_bridge_macs(nl: Any, bridges: list[str]) -> None:

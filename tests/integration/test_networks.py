@@ -515,7 +515,7 @@ def test_a_port_another_root_publishes(podium: Podium, image: str, rootfs_tar: P
     assert not problems
 
 
-def test_a_reused_address_answers_at_once(podium: Podium, image: str) -> None:
+def test_a_reused_address_answers_at_once(podium: Podium, image: str, backend: str) -> None:
     """The host caches an address's MAC; a new container given the same address must not
     wait for that entry to be probed again (it did for ~8 s with random MACs)."""
     net = "n" + uid()
