@@ -157,6 +157,39 @@ def do_rmi(a: argparse.Namespace, g: Any) -> int:
     return code
 
 
+def _prune_args(p: Parser) -> None:
+    flag(p, "-a", "--all", help="remove every image no container uses, not only dangling ones")
+    flag(p, "-f", "--force", help="do not ask for confirmation")
+
+
+def do_prune(a: argparse.Namespace, g: Any) -> int:
+    """Podman's ``image prune``: dangling (or, with -a, all unused) images, then the build
+    cache's layers that no image uses any more."""
+    from podium.engine.errors import PodiumError
+    eng = g.engine
+    if not a.force:
+        what = "all images without at least one container associated to them" if a.all \
+            else "all dangling images"
+        sys.stdout.write(f"WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    candidates = [img["id"] for img in eng.images.list()
+                  if (a.all or not img.get("names")) and not eng.store.containers_using_image(img["id"])]
+    code = 0
+    for report in eng.images.remove(candidates, force=True) if candidates else []:
+        err = report.get("error")
+        if err:
+            sys.stderr.write(f"Error: {err}\n")
+            code = err.exit_code if isinstance(err, PodiumError) else 125
+            continue
+        for iid in report.get("deleted", []):
+            print(iid)
+    from podium.engine.build.cache import prune as prune_build_cache
+    prune_build_cache(eng)
+    return code
+
+
 def _tag_args(p: Parser) -> None:
     p.add_argument("image")
     p.add_argument("names", nargs="+")
@@ -196,6 +229,7 @@ COMMANDS: dict[str, Command] = {
     "load": Command(do_load, _load_args, "Load images from a docker-archive or oci-archive."),
     "save": Command(do_save, _save_args, "Save images to a docker-archive or oci-archive."),
     "rmi": Command(do_rmi, _rmi_args, "Remove one or more images."),
+    "prune": Command(do_prune, _prune_args, "Remove dangling images (-a: every unused image) and unused build cache."),
     "tag": Command(do_tag, _tag_args, "Add names to an image."),
     "untag": Command(do_untag, _untag_args, "Remove names from an image."),
     "image-inspect": Command(do_image_inspect, _inspect_args, "Show an image's configuration."),

@@ -446,3 +446,21 @@ def test_concurrent_imports_of_one_layer(root: Root, rootfs_tar: Path) -> None:
     assert len(list(root.paths.layers.iterdir())) == 1
     assert list(root.paths.tmp.iterdir()) == []
     assert (root.paths.layer(tar_digest(rootfs_tar)) / "bin/busybox").is_file()
+
+
+def test_image_prune(podium: Podium, rootfs_tar: Path) -> None:
+    """Dangling images go; -a also takes named ones no container uses; used ones always stay."""
+    first = podium("import", str(rootfs_tar), "localhost/p:1", "--change", "CMD [\"sh\"]").stdout.strip()
+    second = podium("import", str(rootfs_tar), "localhost/p:1", "--change", "CMD [\"true\"]").stdout.strip()
+    assert first != second  # the name moved: the first image is dangling now
+    podium("import", str(rootfs_tar), "localhost/used:1")
+    podium("create", "--name", "holder", "localhost/used:1", "true")
+    ids = lambda: {line.split()[0] for line in podium("images", "-q", "--no-trunc").stdout.split()}  # noqa: E731
+    assert podium("image", "prune", input="n\n").stdout.startswith("WARNING!")
+    assert len(ids()) == 3
+    out = podium("image", "prune", "-f").stdout
+    assert out.split() == [first.removeprefix("sha256:")] or out.split() == [first]
+    assert len(ids()) == 2
+    podium("image", "prune", "-a", "-f")
+    names = podium("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert names == ["localhost/used:1"]
