@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..fsutil import remove_path
+from ..fsutil import copy_file, remove_path
 from ..runtime.users import resolve_in_root
 
 TYPE_CHECKING = False
@@ -314,21 +314,7 @@ def _write(src: str, target: str, st: os.stat_result, owner: tuple[int, int] | N
     remove_path(target)
     mode = st.st_mode
     if stat.S_ISREG(mode):
-        fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)  # context files: already in scope
-        try:
-            fout = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
-                           os.O_CLOEXEC, 0o600)
-            try:
-                left = os.fstat(fin).st_size
-                while left > 0:
-                    n = os.sendfile(fout, fin, None, min(left, 1 << 30))
-                    if n == 0:
-                        break
-                    left -= n
-            finally:
-                os.close(fout)
-        finally:
-            os.close(fin)
+        copy_file(src, target, follow_symlinks=True)  # context files: already in scope
     elif stat.S_ISLNK(mode):
         os.symlink(os.readlink(src), target)
     elif stat.S_ISFIFO(mode):

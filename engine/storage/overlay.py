@@ -18,7 +18,7 @@ import os
 import stat
 
 from ..errors import StoreError
-from ..fsutil import remove_path
+from ..fsutil import copy_file, remove_path
 from . import libc
 
 TYPE_CHECKING = False
@@ -209,24 +209,6 @@ def _meta(src: str, dst: str, st: os.stat_result) -> None:
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def _copy_file(src: str, dst: str) -> None:
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                       0o600)
-        try:
-            left = os.fstat(fin).st_size
-            while left > 0:
-                n = os.sendfile(fout, fin, None, min(left, 1 << 30))
-                if n == 0:
-                    break
-                left -= n
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
-
-
 def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
     """Lay one layer directory ``src`` over ``dst``, overlayfs-style.
 
@@ -266,7 +248,7 @@ def _apply(src: str, dst: str, links: dict[tuple[int, int], str]) -> None:
                 os.link(links[key], d, follow_symlinks=False)
                 continue
             if stat.S_ISREG(mode):
-                _copy_file(s, d)
+                copy_file(s, d)
             elif stat.S_ISLNK(mode):
                 os.symlink(os.readlink(s), d)
             else:
