@@ -409,17 +409,10 @@ class _Runner:
             pass
 
     def remove_old(self, eng: "Engine", a: "Action") -> None:
-        ref = a.ids[0] if a.ids else a.name
-        try:
-            if a.kind in ("container", "init"):
-                remove_container(eng, ref)
-            elif a.kind == "pod":
-                eng.pods.remove(ref, force=True, timeout=None)
-            elif a.kind == "network":
-                # never forced: the stack's own users went just before; anyone else's makes this fail
-                eng.networks.remove(ref)
-        except NotFound:
-            pass
+        """A recreate's old container, pod or network (never forced: the stack's own users went
+        just before; anyone else's makes it fail). Volumes and configs are kept."""
+        if a.kind in ("container", "init", "pod", "network"):
+            self.remove(eng, a)
 
     # ---- waits --------------------------------------------------------------------------------
 
