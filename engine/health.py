@@ -312,7 +312,8 @@ def checker_script(*, podium: list[str], cid: str, exit_file: str, fifo: str, fi
     setsid = f"{shlex.quote(busybox)} setsid" if busybox else "setsid"
     check = " ".join(shlex.quote(a) for a in [*podium, "healthcheck", "run", "--from-checker", cid])
     opener = f"exec 3<>{shlex.quote(fifo)} || exit 1; " if busybox else ""
-    return (f"{opener}{wait(first_ns)}; "
+    first = f"{wait(first_ns)}; " if first_ns > 0 else ""
+    return (f"{opener}{first}"
             f"while [ ! -e {shlex.quote(exit_file)} ]; do "
             f"{setsid} {check} </dev/null >/dev/null 2>&1 3<&-; "
             f"[ $? -eq {CHECKER_DONE} ] && break; "
@@ -395,7 +396,7 @@ def _spawn_checker(engine: "Engine", cid: str, hc: dict[str, Any]) -> None:
         os.mkfifo(fifo, 0o600)
     loop = checker_script(podium=engine.self_command(), cid=cid,
                           exit_file=str(engine.paths.exit_file(cid)), fifo=str(fifo),
-                          first_ns=hc["Interval"], interval_ns=hc["Interval"],
+                          first_ns=0, interval_ns=hc["Interval"],
                           busybox=shell if is_busybox else None)
     # The outer shell backgrounds the loop and prints its pid: the loop is
     # nobody's child once the outer shell exits (a double fork without fork()

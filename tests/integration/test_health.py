@@ -92,8 +92,10 @@ def test_healthy_then_unhealthy_then_stopped_without_systemd(podium: Podium, ima
 
     pid = checker_pid(podium, cid)
     assert pid and alive(pid), "a checker loop runs next to conmon"
-    # one process, no children (the waits are a shell builtin), small
-    assert not Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    # the first check runs at once (as in Podman); between checks: one process, no children
+    # (the waits are a shell builtin), small
+    wait_for("the first check", lambda: health(podium, "web").get("Log"))
+    wait_for("the checker idle", lambda: not Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
     rollup = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
     # What the checker really costs is its dirty memory: busybox's clean text pages are
     # counted "private" whenever no other busybox process happens to map them.
@@ -125,6 +127,17 @@ def test_healthy_then_unhealthy_then_stopped_without_systemd(podium: Podium, ima
     assert health(podium, "web")["Status"] == "starting"
     podium("rm", "-f", "web")
     wait_for("no checker or check left", lambda: not alive(pid2) and not processes_of(cid), timeout=10)
+
+
+def test_first_check_runs_at_start_not_one_interval_later(podium: Podium, image: str) -> None:
+    """As in Podman: a 30 s interval must not delay the first verdict by 30 s."""
+    podium("run", "-d", "--name", "quick", "--health-cmd", "true", "--health-interval", "30s", image,
+           "sleep", "1000")
+    started = time.monotonic()
+    h = wait_for("healthy", lambda: (lambda h: h if h.get("Status") == "healthy" else None)(
+        health(podium, "quick")), timeout=15)
+    assert time.monotonic() - started < 15 and len(h["Log"]) == 1 and h["Log"][0]["ExitCode"] == 0
+    podium("rm", "-f", "-t", "0", "quick")
 
 
 def test_checker_ends_when_the_container_exits_by_itself(podium: Podium, image: str) -> None:

@@ -180,6 +180,14 @@ def test_checker_script_without_busybox() -> None:
     assert " setsid /usr/bin/python3" in text
 
 
+def test_checker_script_first_check_at_once() -> None:
+    text = health.checker_script(podium=["/usr/bin/python3", "-m", "podium"], cid="abc123",
+                                 exit_file="/run/x/exits/abc123", fifo="/run/x/f", first_ns=0,
+                                 interval_ns=30 * S, busybox="/bin/busybox")
+    assert text.startswith("exec 3<>/run/x/f || exit 1; while [ ! -e /run/x/exits/abc123 ]")
+    assert text.count("read -t 30 _ <&3") == 1
+
+
 @pytest.mark.parametrize("busybox", [True, False])
 def test_checker_script_parses(busybox: bool) -> None:
     shell, is_bb = health.find_shell()
