@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WAIT_TIMEOUT = 300.0
 PARALLEL_DEFAULT = 8
-POLL_S = 0.1
+POLL_S = 0.05
 
 
 @dataclass(frozen=True)

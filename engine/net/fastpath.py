@@ -298,10 +298,28 @@ def reap_later(nets: list[dict[str, Any]], ports: list[dict[str, Any]], lock_fd:
         _drop_idle_bridges(h, nets, gone_too=False)
 
 
-def remove_bridge(n: dict[str, Any]) -> None:
-    """``network rm``: drop the network's bridge and elements if nothing uses them."""
-    with ipam.host_lock(NET_LOCK):
-        reap([n], [])
+def remove_bridge(n: dict[str, Any], *, alive_dir: str | None = None) -> None:
+    """``network rm``: drop the network's bridge and elements if nothing uses them.
+
+    With ``alive_dir`` (the run root's netns dir) the kernel work (deleting a bridge
+    takes 30-60 ms) goes to a background child that keeps the lock taken here, as a
+    container's teardown does: ``compose down`` returns without waiting for it, and
+    whoever comes next for the host's networks (a create of the same name or subnet)
+    waits on the lock until the bridge is gone.
+    """
+    with ipam.host_lock(NET_LOCK) as fd:
+        if alive_dir is None or _threaded() or not os.path.isdir(alive_dir):
+            reap([n], [])
+        else:
+            _background(lambda lock_fd: _reap_holding(lock_fd, [n]), keep_fd=fd, alive_dir=alive_dir)
+
+
+def _reap_holding(lock_fd: int, nets: list[dict[str, Any]]) -> None:
+    """``reap`` in a background child, then let go of the lock it was handed."""
+    try:
+        reap(nets, [])
+    finally:
+        os.close(lock_fd)
 
 
 _reapers: list[int] = []

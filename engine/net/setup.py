@@ -332,7 +332,8 @@ def forget_network(engine: "Engine", n: dict[str, Any]) -> None:
     Aardvark(str(engine.paths.runroot / "netavark")).remove_network(n["name"])
     sub = n["subnets"][0]
     fastpath.remove_bridge({"name": n["name"], "bridge": n["network_interface"], "subnet": sub["subnet"],
-                            "gateway": sub["gateway"], "internal": bool(n["internal"])})
+                            "gateway": sub["gateway"], "internal": bool(n["internal"])},
+                           alive_dir=str(engine.paths.runroot / "netns"))
 
 
 # ---- reports ---------------------------------------------------------------------------------------
