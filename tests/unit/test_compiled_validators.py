@@ -306,6 +306,71 @@ def test_kube_targeted(name: str, kind: str, doc: Any, valid: bool) -> None:
     assert _compiled_accepts(kind, doc) is valid
 
 
+# ---- mutations of the valid corpus: the compiled code is never looser than jsonschema --------
+
+_ODD_VALUES: list[Any] = [None, True, False, 0, 1, -1, 1.0, 1.5, 70000, "", "x", "80", "Bad_Name", "web\n",
+                          [], ["a", "a"], [1, True], [{"a": 1}, {"a": True}], {}, {"bogus": 1}]
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, path + (i,))
+    return out
+
+
+def _mutate(doc: Any, rng: Any) -> Any:
+    """One random edit: a value replaced, a key added or dropped, a list item doubled."""
+    doc = json.loads(json.dumps(doc))
+    path = rng.choice(_paths(doc)[1:] or [()])
+    if not path:
+        return doc
+    parent = doc
+    for p in path[:-1]:
+        parent = parent[p]
+    last = path[-1]
+    action = rng.randrange(4)
+    if action == 0:
+        parent[last] = json.loads(json.dumps(rng.choice(_ODD_VALUES)))
+    elif action == 1 and isinstance(parent, dict):
+        del parent[last]
+    elif action == 2 and isinstance(parent[last], dict):
+        parent[last][rng.choice(["bogus", "x-ext", "name", "image", "type"])] = rng.choice(_ODD_VALUES)
+    elif isinstance(parent, list):
+        parent.append(json.loads(json.dumps(parent[last])))
+    else:
+        parent[last] = [parent[last]]
+    return doc
+
+
+@pytest.mark.parametrize("family", ["kube", "compose"])
+def test_mutations_never_accepted_by_compiled_code_alone(family: str) -> None:
+    import random
+
+    rng = random.Random(20261129)
+    docs = [(k, d) for _, k, d in corpus()[0 if family == "kube" else 1] if _jsonschema_accepts(k, d)]
+    looser, stricter, rejected = [], 0, 0
+    for _ in range(400):
+        kind, doc = rng.choice(docs)
+        try:
+            mutant = _mutate(doc, rng)
+        except (TypeError, ValueError):  # a value json cannot copy (a date): not a JSON document
+            continue
+        compiled, reference = _compiled_accepts(kind, mutant), _jsonschema_accepts(kind, mutant)
+        if compiled and not reference:
+            looser.append((kind, mutant))
+        stricter += reference and not compiled
+        rejected += not reference
+    assert looser == [], "the compiled validator accepts documents jsonschema rejects"
+    assert rejected >= 100  # the mutations did produce invalid documents
+    # only the known difference ("$" read as end of string): anything else costs a jsonschema import
+    assert stricter <= 10
+
+
 # ---- the one known difference, and doubt always goes to jsonschema ------------------------
 
 def test_trailing_newline_is_the_known_disagreement_and_jsonschema_wins() -> None:
