@@ -25,8 +25,9 @@ fastjsonschema's Draft 7 code and in jsonschema for the schema's own draft;
 any other keyword stops the generation rather than yield a validator that
 accepts what jsonschema rejects. ``format`` is only an annotation in both
 (jsonschema runs without a FormatChecker, fastjsonschema with
-``use_formats=False``), and defaults are never written into the document
-(``use_default=False``).
+``use_formats=False``), defaults are never written into the document
+(``use_default=False``), and a ``pattern`` is compiled as written (Python's
+``$``, as jsonschema's ``re.search`` reads it, not fastjsonschema's ``\\Z``).
 
 The generated code does not import fastjsonschema (its import costs ~25 ms,
 mostly urllib.request): its two exception classes come from the package.
@@ -38,6 +39,7 @@ Usage: .venv/bin/python scripts/gen_validators.py [--check]
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import hashlib
 import json
@@ -200,6 +202,29 @@ def const_as_enum(node: Any) -> None:
         const_as_enum(sub)
 
 
+def python_patterns(code: str) -> str:
+    """Compile every ``pattern`` as written, the way jsonschema's ``re.search`` reads it.
+
+    fastjsonschema turns each unescaped ``$`` into ``\\Z`` (ECMA-262's end of
+    input), so ``"web\\n"`` would fail ``^[a-z]+$`` here and pass in jsonschema.
+    Rewriting ``REGEX_PATTERNS`` to compile its own keys keeps the verdicts equal.
+    """
+    tree = ast.parse(code)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["REGEX_PATTERNS"]:
+            assert isinstance(node.value, ast.Dict) and node.end_lineno is not None
+            entries = []
+            for key, value in zip(node.value.keys, node.value.values):
+                if not (isinstance(key, ast.Constant) and isinstance(value, ast.Call) and value.args):
+                    raise GenerationError("unexpected REGEX_PATTERNS in fastjsonschema's output")
+                flags = [ast.get_source_segment(code, a) or "" for a in value.args[1:]]
+                entries.append(f"    {key.value!r}: re.compile({', '.join([repr(key.value)] + flags)}),")
+            lines = code.splitlines()
+            block = ["REGEX_PATTERNS = {"] + entries + ["}"]
+            return "\n".join(lines[:node.lineno - 1] + block + lines[node.end_lineno:]) + "\n"
+    return code
+
+
 def compile_module(schema: dict[str, Any], sources: list[Path]) -> str:
     import fastjsonschema
 
@@ -211,6 +236,7 @@ def compile_module(schema: dict[str, Any], sources: list[Path]) -> str:
     if code.count(line) != 1:
         raise GenerationError("unexpected fastjsonschema output: the exception import is not where expected")
     code = code.replace(line, "from . import JsonSchemaValueException, JsonSchemaValuesException")
+    code = python_patterns(code)
     if "fastjsonschema" in code or "urlopen" in code:
         raise GenerationError("the generated code still refers to fastjsonschema or fetches a URI")
     entry = _entry_point(code)

@@ -18,7 +18,7 @@ REGEX_PATTERNS = {
     '.+': re.compile('.+'),
     '^.+$': re.compile('^.+$'),
     'always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+': re.compile('always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+'),
-    '^[a-z]+$': re.compile('^[a-z]+$')
+    '^[a-z]+$': re.compile('^[a-z]+$'),
 }
 
 NoneType = type(None)
