@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 INIT_BINARY = "/usr/bin/catatonit"
 STOP_KILL_WAIT_S = 10.0
+STOP_MARK = "stopping"  # in the bundle while a podium process stops the container
 
 
 def cuuid(cid: str) -> str:
@@ -109,7 +110,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
         )
         with open(bundle / "config.json", "w") as f:
             json.dump(spec, f)
-        for stale in (paths.exit_file(cid), paths.socks / cuuid(cid)):
+        for stale in (paths.exit_file(cid), paths.socks / cuuid(cid), bundle / STOP_MARK):
             try:
                 os.unlink(stale)
             except OSError:
@@ -121,7 +122,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
             runtime_path=engine.runtime.path, runtime_root=paths.runtime_root, bundle=bundle,
             log_path=cdir / "ctr.log", exit_dir=paths.exits, persist_dir=paths.persist(cid),
             socket_dir=paths.socks, stdin=bool(config.get("interactive")),
-            exit_command=engine.self_command() + ["container", "cleanup", cid] if exit_command else None,
+            exit_command=_exit_command(engine, cid) if exit_command else None,
         )
         launched = conmon.launch(argv, bundle=bundle)
     except BaseException as exc:
@@ -219,21 +220,50 @@ def stop(engine: "Engine", ref: str, *, timeout: int | None = None) -> str:
     return c["name"]
 
 
+def _exit_command(engine: "Engine", cid: str) -> list[str]:
+    """conmon's exit command: ``podium container cleanup``, unless a stop is under way.
+
+    The process that stops a container cleans up after it itself (every caller of
+    ``stop_locked`` runs ``cleanup_locked`` next), so the new Python process conmon
+    would start for the same job only competed for the CPU and the lock (``compose
+    down`` of three containers started three). ``stop_locked`` leaves a mark in the
+    bundle; the shell finds it and ends. Any other exit still gets its cleanup.
+    """
+    mark = str(engine.paths.bundle(cid) / STOP_MARK)
+    return ["/bin/sh", "-c", 'test -e "$0" || exec "$@"', mark,
+            *engine.self_command(), "container", "cleanup", cid]
+
+
 def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = None) -> None:
-    """Stop signal, grace period, then SIGKILL; the exit file tells us it is over."""
+    """Stop signal, grace period, then SIGKILL; the exit file tells us it is over.
+
+    The caller cleans up next (see ``_exit_command``)."""
     cid, config = c["id"], c["config"]
     grace = config.get("stop_timeout", 10) if timeout is None else timeout
     paused = c["state"].get("status") == st.PAUSED
     _set_state(engine, c, status=st.STOPPING, stopped_by_user=True)
     exit_file = engine.paths.exit_file(cid)
-    if paused:  # a frozen cgroup holds every signal, SIGKILL too, until it thaws
-        engine.runtime.resume(cid)
-    if grace > 0 and engine.runtime.kill(cid, config.get("stop_signal") or "SIGTERM"):
-        if conmon.wait_for_file(exit_file, grace):
-            return
-    engine.runtime.kill(cid, "KILL", all_procs=False)
-    if not conmon.wait_for_file(exit_file, STOP_KILL_WAIT_S):
-        raise RuntimeFailure(f"container {c['name']} did not exit after SIGKILL")
+    mark = engine.paths.bundle(cid) / STOP_MARK
+    try:
+        mark.touch()
+    except OSError:
+        pass
+    exited = conmon.ExitWatch(c["state"].get("pid") or 0, exit_file)
+    try:
+        if paused:  # a frozen cgroup holds every signal, SIGKILL too, until it thaws
+            engine.runtime.resume(cid)
+        if grace > 0 and engine.runtime.kill(cid, config.get("stop_signal") or "SIGTERM"):
+            if exited.wait(grace):
+                return
+        engine.runtime.kill(cid, "KILL", all_procs=False)
+        if not exited.wait(STOP_KILL_WAIT_S):
+            try:
+                mark.unlink()  # whenever it does exit, conmon's exit command cleans up
+            except OSError:
+                pass
+            raise RuntimeFailure(f"container {c['name']} did not exit after SIGKILL")
+    finally:
+        exited.close()
 
 
 def kill(engine: "Engine", ref: str, *, signal: str = "SIGKILL") -> str:
@@ -343,7 +373,7 @@ def cleanup_locked(engine: "Engine", cid: str, *, restart: bool) -> None:
         except OSError:
             pass
     rmtree(paths.persist(cid))
-    for leftover in ("pidfile", "conmon.pid", "attach", "ctl", "winsz", "conmon.err"):
+    for leftover in ("pidfile", "conmon.pid", "attach", "ctl", "winsz", "conmon.err", STOP_MARK):
         try:
             os.unlink(paths.bundle(cid) / leftover)
         except OSError:

@@ -42,12 +42,34 @@ def test_run_detached_lifecycle(podium: Podium, image: str) -> None:
 
 
 def test_stop_kills_after_grace(podium: Podium, image: str) -> None:
-    podium("run", "-d", "--name", "stubborn", image, "sleep", "60")
+    cid = podium("run", "-d", "--name", "stubborn", image, "sleep", "60").stdout.strip()
     t0 = time.monotonic()
     podium("stop", "-t", "1", "stubborn")
     assert time.monotonic() - t0 < 8
     code = podium("inspect", "--format", "{{.State.ExitCode}}", "stubborn").stdout.strip()
     assert code == "137"
+    # the stop cleaned up itself: its mark (which tells conmon's exit command to skip) is gone
+    assert not (podium.runroot / "containers" / cid / "stopping").exists()
+
+
+def test_an_exit_of_its_own_after_a_stop_is_cleaned_up_by_conmon(podium: Podium, image: str) -> None:
+    cid = podium("run", "-d", "--name", "quitter", image, "sh", "-c",
+                 "until [ -e /tmp/quit ]; do sleep 0.05; done").stdout.strip()
+    podium("stop", "-t", "0", "quitter")
+    podium("start", "quitter")
+    merged = str(podium.root / "containers" / cid / "merged")
+
+    def mounted() -> bool:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == merged for line in f)
+
+    assert mounted()
+    podium("exec", "quitter", "touch", "/tmp/quit")
+    deadline = time.monotonic() + 15
+    while mounted():  # no podium command runs meanwhile: only conmon's exit command unmounts
+        assert time.monotonic() < deadline, "conmon's exit command did not clean up"
+        time.sleep(0.05)
+    assert podium("inspect", "-f", "{{.State.Status}}", "quitter").stdout.strip() == "exited"
 
 
 def test_bad_input_is_one_line_exit_125(podium: Podium, image: str) -> None:
