@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from podium.engine.errors import ConfigError
 from podium.engine.spec import ContainerSpec, parse_security_opts
 
-from .model import Project, Service
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from .model import Project, Service
 
 L_PROJECT = "com.docker.compose.project"
 L_SERVICE = "com.docker.compose.service"

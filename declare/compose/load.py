@@ -28,9 +28,12 @@ from .canonical import canonicalize
 from .interpolate import interpolate_tree
 from .located import Locator, SourceFile, fmt_path
 from .merge import dedupe, merge_documents, merge_service
-from .model import Project
-from .normalize import build_project
+from .outline import Outline, outline
 from .yamlpos import Document, load_documents
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .model import Project
 
 
 class _File:
@@ -204,18 +207,11 @@ class _ExtendsScope:
         return merged
 
 
-def load_project(files: list[str] | None = None, *, project_name: str | None = None, project_dir: str | None = None,
-                 env_files: list[str] | None = None, profiles: Iterable[str] | None = None,
-                 environ: Mapping[str, str] | None = None, services: Iterable[str] | None = None,
-                 cwd: str | None = None, stdin: str | TextIO | None = None) -> Project:
-    """Load a compose project the way Docker Compose does (see the module docstring).
-
-    ``files``: the ``-f`` paths in order (``"-"`` reads ``stdin``); ``None`` or empty
-    discovers them. ``profiles``: ``--profile`` values (``None`` reads
-    ``COMPOSE_PROFILES``). ``services``: services named on the command line, enabled
-    whatever their profiles. ``environ`` defaults to ``os.environ``, ``cwd`` to the
-    current directory.
-    """
+def _load_merged(files: list[str] | None, *, project_name: str | None, project_dir: str | None,
+                 env_files: list[str] | None, environ: Mapping[str, str] | None, cwd: str | None,
+                 stdin: str | TextIO | None) -> tuple[Any, dict[str, Any], str, list[str], Locator]:
+    """Discovery, parse, interpolation, validation, extends, include and merge: the files as
+    one checked document, and the project's name."""
     found = disc.discover(files, project_dir=project_dir, env_files=env_files, environ=environ, cwd=cwd)
     warnings = list(found.warnings)
     locator = Locator()
@@ -226,6 +222,26 @@ def load_project(files: list[str] | None = None, *, project_name: str | None = N
             "<stdin>" if f == "-" else f for f in found.files))
     name = disc.project_name(explicit=project_name, environment=found.environment, declared=merged.get("name"),
                              project_dir=found.project_dir)
+    return found, merged, name, warnings, locator
+
+
+def load_project(files: list[str] | None = None, *, project_name: str | None = None, project_dir: str | None = None,
+                 env_files: list[str] | None = None, profiles: Iterable[str] | None = None,
+                 environ: Mapping[str, str] | None = None, services: Iterable[str] | None = None,
+                 cwd: str | None = None, stdin: str | TextIO | None = None) -> "Project":
+    """Load a compose project the way Docker Compose does (see the module docstring).
+
+    ``files``: the ``-f`` paths in order (``"-"`` reads ``stdin``); ``None`` or empty
+    discovers them. ``profiles``: ``--profile`` values (``None`` reads
+    ``COMPOSE_PROFILES``). ``services``: services named on the command line, enabled
+    whatever their profiles. ``environ`` defaults to ``os.environ``, ``cwd`` to the
+    current directory.
+    """
+    from .normalize import build_project  # the pydantic model: only where a full project is needed
+
+    found, merged, name, warnings, locator = _load_merged(
+        files, project_name=project_name, project_dir=project_dir, env_files=env_files, environ=environ,
+        cwd=cwd, stdin=stdin)
     if profiles is None:
         raw = found.environment.get("COMPOSE_PROFILES", "")
         profiles = [p.strip() for p in raw.split(",") if p.strip()]
@@ -233,3 +249,20 @@ def load_project(files: list[str] | None = None, *, project_name: str | None = N
     return build_project(merged, name=name, working_dir=found.project_dir, config_files=config_files,
                          environment=found.environment, profiles=list(profiles), wanted=list(services or []),
                          locator=locator, warnings=warnings)
+
+
+def load_outline(files: list[str] | None = None, *, project_name: str | None = None,
+                 project_dir: str | None = None, env_files: list[str] | None = None,
+                 environ: Mapping[str, str] | None = None, cwd: str | None = None,
+                 stdin: str | TextIO | None = None) -> Outline:
+    """The project as far as the commands that act on existing containers need it (``down``,
+    ``ps``, ``stop``, ``logs``...): its name, its services and their dependencies.
+
+    The files are read, interpolated, validated and merged exactly as for
+    ``load_project`` (a broken file is the same error), but no pydantic model is
+    built: that is about 0.15 s of every such command.
+    """
+    found, merged, name, warnings, _ = _load_merged(
+        files, project_name=project_name, project_dir=project_dir, env_files=env_files, environ=environ,
+        cwd=cwd, stdin=stdin)
+    return outline(merged, name=name, working_dir=found.project_dir, warnings=warnings)

@@ -22,13 +22,14 @@ from podium.engine.errors import ConfigError, NotFound, PodiumError, RuntimeFail
 
 from . import convert as cv
 from . import workers
-from .model import Project
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Iterator
 
     from podium.engine.engine import Engine
+
+    from .model import Project
 
 DEFAULT_WAIT_TIMEOUT = 300.0
 PARALLEL_DEFAULT = 8

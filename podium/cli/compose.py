@@ -57,13 +57,21 @@ class ComposeOpts:
         self.profiles: list[str] | None = None
         self._project: Any = None
 
-    def load(self, services: list[str] | None = None, *, required: bool = True) -> Any:
-        from podium.declare.compose import load_project
+    def load(self, services: list[str] | None = None, *, required: bool = True, outline: bool = False) -> Any:
+        """The project; with ``outline`` only its name, services and dependencies (no pydantic
+        model: for the commands that act on existing containers)."""
         from podium.engine.errors import ConfigError
         try:
-            project = load_project(self.files or None, project_name=self.project_name,
-                                   project_dir=self.project_dir, env_files=self.env_files or None,
-                                   profiles=self.profiles, services=services or None, stdin=sys.stdin)
+            if outline:
+                from podium.declare.compose.load import load_outline
+                project = load_outline(self.files or None, project_name=self.project_name,
+                                       project_dir=self.project_dir, env_files=self.env_files or None,
+                                       stdin=sys.stdin)
+            else:
+                from podium.declare.compose import load_project
+                project = load_project(self.files or None, project_name=self.project_name,
+                                       project_dir=self.project_dir, env_files=self.env_files or None,
+                                       profiles=self.profiles, services=services or None, stdin=sys.stdin)
         except ConfigError:
             if required or self.files:
                 raise
@@ -229,7 +237,7 @@ def _down_args(p: Parser) -> None:
 
 def do_down(a: argparse.Namespace, g: Any) -> int:
     from podium.declare.compose import up as upmod
-    project = g.compose.load(required=False)
+    project = g.compose.load(required=False, outline=True)
     report = upmod.down(g.engine, g.compose.name(project), project,
                         upmod.DownOptions(volumes=a.volumes, remove_orphans=a.remove_orphans, timeout=a.timeout),
                         progress=_say)
@@ -243,7 +251,7 @@ def do_down(a: argparse.Namespace, g: Any) -> int:
 def _containers(g: Any, services: list[str] | None = None, *, all: bool = True) -> list[dict[str, Any]]:
     from podium.declare.compose import up as upmod
     from podium.engine.errors import ConfigError
-    project = g.compose.load(required=False)
+    project = g.compose.load(required=False, outline=True)
     name = g.compose.name(project)
     if project is not None:
         for s in services or []:
