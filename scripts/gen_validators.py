@@ -291,48 +291,6 @@ def _embeds(bundled: dict[str, Any], doc_id: str) -> bool:
     return "bundled:" + doc_id.rsplit(":", 1)[-1] in bundled.get("$defs", {})
 
 
-PACKAGE_INIT = '''"""Validators compiled ahead of time from schemas/ by scripts/gen_validators.py.
-
-Each module's ``validate(data)`` returns ``data`` or raises: it only says whether
-a document is valid. podium runs it first and calls jsonschema only when it
-rejects, to word the errors (declare/compose/validate.py, declare/kube/schema.py),
-so the usual valid document never pays for importing jsonschema.
-"""
-
-from __future__ import annotations
-
-import importlib
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~10 ms to import; this module is on every compose/kube load
-    from typing import Any
-
-
-class JsonSchemaValueException(ValueError):
-    """A document the compiled validator rejects (the name the generated code uses)."""
-
-
-class JsonSchemaValuesException(ValueError):
-    """Several rejections at once (only raised by code generated with fast_fail=False)."""
-
-
-def accepts(module: str, data: Any) -> bool:
-    """True when the compiled validator ``module`` accepts ``data``.
-
-    False on any doubt: a rejection, a module that is missing (a schema added
-    without regenerating) or an exception inside the generated code (say a
-    non-string mapping key meeting a pattern); the caller then asks jsonschema,
-    whose verdict is the one that counts.
-    """
-    try:
-        validate = importlib.import_module(f"{__name__}.{module}").validate
-        validate(data)
-    except Exception:  # noqa: BLE001 - every doubt goes to the reference validator
-        return False
-    return True
-'''
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a module is out of date")
@@ -342,10 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     except GenerationError as exc:
         print(f"gen_validators: {exc}", file=sys.stderr)
         return 2
-    wanted["__init__.py"] = PACKAGE_INIT
     stale = [name for name, text in wanted.items()
              if not (OUT / name).is_file() or (OUT / name).read_text(encoding="utf-8") != text]
-    extra = [p.name for p in OUT.glob("*.py") if p.name not in wanted] if OUT.is_dir() else []
+    # __init__.py (``accepts``) is written by hand; every other module here is generated
+    extra = [p.name for p in OUT.glob("*.py") if p.name not in wanted and p.name != "__init__.py"] \
+        if OUT.is_dir() else []
     if args.check:
         for name in stale + extra:
             print(f"gen_validators: declare/_validators/{name} is out of date", file=sys.stderr)
