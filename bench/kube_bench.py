@@ -11,8 +11,8 @@ containers.conf all under it, all removed at the end). Each timed iteration is o
 shell command: ``play kube FILE && kube down FILE`` (Podman: ``podman kube play``
 and ``podman kube down``), on each tool's default bridge network:
 
-1. a pod of 3 containers (the brief's case);
-2. a 10-pod multi-document file (the issue's case; one container each).
+1. a pod of 2 containers (issue 4's case) and one of 3 (the project brief's);
+2. a 10-pod multi-document file (issue 4's case; one container each).
 
 ``--network none`` plays both tools' pods without a bridge (the pure tool cost).
 
@@ -56,7 +56,9 @@ class KubeBench(Bench):
         log(f"work dir {self.base}")
         self._setup_podium()
         self._setup_podman()
-        self.files = {"3-container pod": self.base / "pod3.yaml", "10 pods, one file": self.base / "pods10.yaml"}
+        self.files = {"2-container pod": self.base / "pod2.yaml", "3-container pod": self.base / "pod3.yaml",
+                      "10 pods, one file": self.base / "pods10.yaml"}
+        self.files["2-container pod"].write_text(pod_yaml("kb2", 2))
         self.files["3-container pod"].write_text(pod_yaml("kb3", 3))
         self.files["10 pods, one file"].write_text("---\n".join(pod_yaml(f"kb10-{i}", 1) for i in range(10)))
         env = self.bench_env()
@@ -86,7 +88,7 @@ class KubeBench(Bench):
     def run_all(self) -> dict[str, list[dict]]:
         out = {}
         for label, path in self.files.items():
-            runs = self.args.runs if path.stem == "pod3" else self.args.multi_runs
+            runs = self.args.multi_runs if path.stem == "pods10" else self.args.runs
             rows = [(f"{tool} kube play + down ({label})", ["sh", "-ec", self.cycle(tool, path)])
                     for tool in ("podium", "podman")]
             out[label] = self.hyperfine(path.stem, rows, runs=runs)
@@ -119,7 +121,7 @@ def report(results: dict[str, list[dict]]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=10, help="hyperfine runs for the 3-container pod (default 10)")
+    ap.add_argument("--runs", type=int, default=10, help="hyperfine runs for the 2- and 3-container pods (default 10)")
     ap.add_argument("--multi-runs", type=int, default=5, help="hyperfine runs for the 10-pod file (default 5)")
     ap.add_argument("--warmup", type=int, default=1, help="hyperfine warm-up runs (default 1)")
     ap.add_argument("--inherit-bytecode-env", action="store_true",

@@ -38,12 +38,18 @@ def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 
     """
     import signal
 
+    from . import tty as ttys
+
     ctrs = engine.containers
     policy = (c["config"].get("restart_policy") or {}).get("Name", "no")
+    terminal = bool(c["config"].get("tty"))
+    size_fd = next((fd for fd in (stdin_fd, stdout_fd) if fd is not None and ttys.window_size(fd)), None) \
+        if terminal else None
     lifecycle.start_dependencies(engine, c)
     with ctrs.lock(c["id"]):
         c = ctrs.reload(c["id"])
-        launched, sock = lifecycle.start_locked(engine, c, attach=True, exit_command=policy != "no")
+        launched, sock = lifecycle.start_locked(engine, c, attach=True, exit_command=policy != "no",
+                                                tty_size=ttys.window_size(size_fd) if size_fd is not None else None)
     launched.close()
     assert sock is not None
 
@@ -60,8 +66,12 @@ def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 
         threading.Thread(target=_pump_stdin, args=(stdin_fd, sock), daemon=True).start()
     else:
         sock.shutdown(socket.SHUT_WR)
+    bundle = engine.paths.bundle(c["id"])
     try:
-        copy_output(sock, stdout_fd, stderr_fd)
+        # a -t container's keys (Ctrl-C too) go to its terminal as they are typed
+        with ttys.raw_terminal(stdin_fd if terminal and interactive else None), \
+                ttys.follow_resizes(size_fd, lambda size: ttys.resize_via_ctl(bundle, size)):
+            copy_output(sock, stdout_fd, stderr_fd)
     finally:
         sock.close()
     code = wait_exit_code(engine, c["id"])

@@ -74,9 +74,11 @@ def start_dependencies(engine: "Engine", c: dict[str, Any]) -> None:
 
 
 def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
-                 exit_command: bool = True) -> tuple[conmon.Launched, socket.socket | None]:
+                 exit_command: bool = True, tty_size: tuple[int, int] | None = None,
+                 ) -> tuple[conmon.Launched, socket.socket | None]:
     """Mount, write config.json, launch conmon + runtime, start. ``exit_command=False``
-    is for a foreground caller that stays to clean up itself (and proxies signals)."""
+    is for a foreground caller that stays to clean up itself (and proxies signals);
+    ``tty_size`` (rows, columns) sizes a ``-t`` container's terminal before it starts."""
     from .runtime.ocispec import build_config
     from .runtime.oci import cgroup_v2_unified
     from .storage.overlay import mount_rootfs, unmount_rootfs
@@ -121,7 +123,7 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
             conmon=conmon.find_conmon(), cid=cid, cuuid=cuuid(cid), name=c["name"],
             runtime_path=engine.runtime.path, runtime_root=paths.runtime_root, bundle=bundle,
             log_path=cdir / "ctr.log", exit_dir=paths.exits, persist_dir=paths.persist(cid),
-            socket_dir=paths.socks, stdin=bool(config.get("interactive")),
+            socket_dir=paths.socks, stdin=bool(config.get("interactive")), terminal=bool(config.get("tty")),
             exit_command=_exit_command(engine, cid) if exit_command else None,
         )
         launched = conmon.launch(argv, bundle=bundle)
@@ -138,6 +140,9 @@ def start_locked(engine: "Engine", c: dict[str, Any], *, attach: bool = False,
     try:
         if attach:
             sock = conmon.attach_socket(paths.socks, cuuid(cid))
+        if tty_size and config.get("tty"):
+            from .tty import resize_via_ctl
+            resize_via_ctl(bundle, tty_size)
         engine.runtime.start(cid)
     except BaseException:
         if sock is not None:

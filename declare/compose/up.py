@@ -932,6 +932,7 @@ class RunOptions:
     service_ports: bool = False
     remove: bool = False
     interactive: bool = False
+    tty: bool = False
     build: bool = False
 
 
@@ -985,7 +986,7 @@ def run_container(engine: "Engine", project: Project, service: str, options: Run
     spec.restart = None
     spec.remove = o.remove
     spec.interactive = o.interactive
-    spec.tty = False
+    spec.tty = o.tty
     c = engine.containers.create(spec)
     try:
         for net, _aliases, _ip in cv.network_attachments(project, svc)[1:]:

@@ -43,6 +43,7 @@ def conmon_argv(
     persist_dir: Path,
     socket_dir: Path,
     stdin: bool = False,
+    terminal: bool = False,
     exit_command: list[str] | None = None,
     log_level: str = "error",
 ) -> list[str]:
@@ -58,6 +59,8 @@ def conmon_argv(
     ]
     if stdin:
         argv.append("-i")
+    if terminal:  # conmon hands runc a console socket and keeps the pty's master end
+        argv.append("-t")
     if exit_command:
         argv += ["--exit-command", exit_command[0]]
         for arg in exit_command[1:]:

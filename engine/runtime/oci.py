@@ -99,8 +99,12 @@ class OCIRuntime:
             return []
         return json.loads(proc.stdout or "[]") or []
 
-    def exec_argv(self, cid: str, process_json: Path, *, detach: bool = False) -> list[str]:
-        return self.argv("exec", "--process", str(process_json), *(["--detach"] if detach else []), cid)
+    def exec_argv(self, cid: str, process_json: Path, *, detach: bool = False,
+                  console_socket: str | None = None, pid_file: str | None = None) -> list[str]:
+        extra = ["--console-socket", console_socket] if console_socket else []
+        extra += ["--pid-file", pid_file] if pid_file else []
+        return self.argv("exec", "--process", str(process_json), *(["--detach"] if detach else []),
+                         *extra, cid)
 
     def pause(self, cid: str) -> None:
         self.run("pause", cid)

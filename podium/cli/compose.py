@@ -508,7 +508,8 @@ def do_rm(a: argparse.Namespace, g: Any) -> int:
 
 def _exec_args(p: Parser) -> None:
     flag(p, "-d", "--detach", help="run in the background")
-    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true", help="no TTY (podium never allocates one)")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true",
+                   help="no pseudo-terminal (by default there is one when STDIN is a terminal)")
     multi(p, "-e", "--env", help="set environment variables")
     p.add_argument("-w", "--workdir", help="working directory")
     p.add_argument("-u", "--user", help="user (name|uid[:group|gid])")
@@ -529,8 +530,9 @@ def do_exec(a: argparse.Namespace, g: Any) -> int:
         k, _, v = e.partition("=")
         env[k] = v
     sys.stdout.flush()
+    tty = sys.stdin.isatty() and not a.no_tty and not a.detach  # Docker Compose's default
     return exec_in(g.engine, cs[0]["id"], list(a.command), env=env, workdir=a.workdir, user=a.user,
-                   interactive=not sys.stdin.isatty() and not a.detach, detach=a.detach)
+                   interactive=not a.detach and (tty or not sys.stdin.isatty()), detach=a.detach, tty=tty)
 
 
 
@@ -548,8 +550,9 @@ def _run_args(p: Parser) -> None:
     flag(p, "--no-deps", help="do not start the services this one depends on")
     flag(p, "--service-ports", help="publish the service's ports (they are left out by default)")
     flag(p, "--build", help="build the image first")
-    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true", help="no TTY (podium never allocates one)")
-    flag(p, "-i", "--interactive", help="keep STDIN open (the default when STDIN is not a terminal)")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true",
+                   help="no pseudo-terminal (by default there is one when STDIN is a terminal)")
+    flag(p, "-i", "--interactive", help="keep STDIN open (the default)")
     p.add_argument("service")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
@@ -582,7 +585,8 @@ def do_run(a: argparse.Namespace, g: Any) -> int:
     c = upmod.run_container(eng, project, a.service, upmod.RunOptions(
         command=list(a.command) or None, entrypoint=entrypoint, env=env, labels=labels, name=a.name,
         user=a.user, workdir=a.workdir, no_deps=a.no_deps, service_ports=a.service_ports, remove=a.rm,
-        interactive=not a.detach and (a.interactive or not sys.stdin.isatty()), build=a.build),
+        interactive=not a.detach and (a.interactive or not sys.stdin.isatty() or not a.no_tty),
+        tty=not a.detach and not a.no_tty and sys.stdin.isatty(), build=a.build),
         progress=_say)
     if a.detach:
         from podium.engine import lifecycle

@@ -54,6 +54,7 @@ def container_options(p: Parser) -> None:
     p.add_argument("--stop-signal", help="signal to stop the container")
     p.add_argument("--stop-timeout", help="seconds to wait before SIGKILL")
     flag(p, "-i", "--interactive", help="keep STDIN open")
+    flag(p, "-t", "--tty", help="allocate a pseudo-terminal")
     multi(p, "--network", "--net", dest="network",
           help="networks to join (name, several), or bridge, none, host, container:NAME, ns:PATH")
     multi(p, "--network-alias", help="add a DNS alias on the container's networks")
@@ -116,7 +117,7 @@ def _spec(a: argparse.Namespace):  # noqa: ANN202
         privileged=a.privileged, memory=a.memory, cpus=a.cpus,
         pids_limit=_int(a.pids_limit, "pids limit"), shm_size=a.shm_size, hostname=a.hostname,
         restart=a.restart, init=a.init, stop_signal=a.stop_signal,
-        stop_timeout=_int(a.stop_timeout, "stop timeout"), interactive=a.interactive,
+        stop_timeout=_int(a.stop_timeout, "stop timeout"), interactive=a.interactive, tty=a.tty,
         remove=a.rm, network=",".join(a.network) or None, ulimits=list(a.ulimit),
         sysctls=kv(a.sysctl, "sysctl"), ports=list(a.publish), network_aliases=list(a.network_alias),
         ip=a.ip, pod=a.pod, mounts=[parse_mount(m) for m in a.mount], health=_health(a),
@@ -438,6 +439,7 @@ def _exec_args(p: Parser) -> None:
     p.add_argument("-w", "--workdir", help="working directory")
     p.add_argument("-u", "--user", help="user (name|uid[:group|gid])")
     flag(p, "-i", "--interactive", help="keep STDIN open")
+    flag(p, "-t", "--tty", help="allocate a pseudo-terminal")
     flag(p, "-d", "--detach", help="run in the background")
     p.add_argument("container")
     p.add_argument("command", nargs=argparse.REMAINDER)
@@ -447,7 +449,7 @@ def do_exec(a: argparse.Namespace, g: Any) -> int:
     from podium.engine.exec import exec_in
     sys.stdout.flush()
     return exec_in(g.engine, a.container, list(a.command), env=_env(a.env, a.env_file),
-                   workdir=a.workdir, user=a.user, interactive=a.interactive, detach=a.detach)
+                   workdir=a.workdir, user=a.user, interactive=a.interactive, detach=a.detach, tty=a.tty)
 
 
 def _wait_args(p: Parser) -> None:

@@ -18,10 +18,18 @@ def test_conmon_argv() -> None:
     assert argv[:9] == ["/usr/bin/conmon", "--api-version", "1", "-c", "c" * 64, "-u", "c" * 24, "-n", "web"]
     assert "--runtime-arg" in argv and "--root=/run/podium/runc" in argv
     assert argv[argv.index("-l") + 1] == "k8s-file:/var/lib/podium/ctr.log"
-    assert "-i" in argv
+    assert "-i" in argv and "-t" not in argv
     i = argv.index("--exit-command")
     assert argv[i + 1] == "/usr/bin/python3"
     assert argv[i + 2:].count("--exit-command-arg") == 5
+
+
+def test_conmon_argv_terminal() -> None:
+    argv = conmon_argv(conmon="/usr/bin/conmon", cid="c" * 64, cuuid="c" * 24, name="web",
+                       runtime_path="/usr/sbin/runc", runtime_root=Path("/r"), bundle=Path("/b"),
+                       log_path=Path("/l"), exit_dir=Path("/e"), persist_dir=Path("/p"), socket_dir=Path("/s"),
+                       terminal=True)
+    assert "-t" in argv and "-i" not in argv
 
 
 def test_runtime_errors_map_to_podman_codes() -> None:

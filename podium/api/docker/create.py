@@ -129,8 +129,8 @@ def to_spec(body: dict[str, Any], name: str | None) -> Any:
     if body.get("OnBuild"):
         raise _unsupported("", "OnBuild", body["OnBuild"])
     if body.get("Tty"):
-        raise bad_request("Tty=true is not supported: podium's engine runs containers without a "
-                          "pseudo-terminal (drop -t)")
+        raise bad_request("Tty=true is not supported over the API yet (drop -t; podium's own "
+                          "CLI has run -t and exec -t)")
     if not body.get("Image"):
         raise bad_request("Image is required")
     log = (hc.get("LogConfig") or {}).get("Type") or ""

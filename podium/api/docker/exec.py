@@ -83,7 +83,7 @@ def exec_create(ctx: Any, req: Any, id: str) -> Any:
     if not body.get("Cmd"):
         raise bad_request("No exec command specified")
     if body.get("Tty"):
-        raise bad_request("Tty=true is not supported: podium runs exec without a pseudo-terminal (drop -t)")
+        raise bad_request("Tty=true is not supported over the API yet (drop -t; podium's own CLI has exec -t)")
     if body.get("Privileged"):
         raise bad_request("Privileged exec is not supported")
     try:
