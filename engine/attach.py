@@ -15,6 +15,7 @@ import time
 
 from . import lifecycle
 from .containers import read_exit_file
+from .fsutil import write_all
 from .state import status as st
 
 TYPE_CHECKING = False
@@ -91,17 +92,7 @@ def copy_output(sock: socket.socket, stdout_fd: int, stderr_fd: int) -> None:
         if not data:
             return
         fd = stderr_fd if data[0] == STDERR else stdout_fd
-        _write_all(fd, data[1:])
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BrokenPipeError:
-            return
-        view = view[n:]
+        write_all(fd, data[1:])
 
 
 def _pump_stdin(fd: int, sock: socket.socket) -> None:

@@ -71,3 +71,14 @@ def copy_file(src: str, dst: str, *, follow_symlinks: bool = False) -> None:
             os.close(fout)
     finally:
         os.close(fin)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Every byte of ``data`` to ``fd`` (os.write may take part); a reader that went away ends it."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BrokenPipeError:
+            return
+        view = view[n:]

@@ -20,6 +20,8 @@ import select
 import socket
 import struct
 
+from .fsutil import write_all
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
@@ -147,22 +149,12 @@ def relay(master: int, stdin_fd: int | None, stdout_fd: int) -> None:
                 return
             if not data:
                 return
-            _write_all(stdout_fd, data)
+            write_all(stdout_fd, data)
         if stdin_fd is not None and stdin_fd in ready:
             data = os.read(stdin_fd, 8192)
             if not data:
                 watch.remove(stdin_fd)
                 stdin_fd = None
-                _write_all(master, b"\x04")  # end of input, as a terminal says it (Ctrl-D)
+                write_all(master, b"\x04")  # end of input, as a terminal says it (Ctrl-D)
                 continue
-            _write_all(master, data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BrokenPipeError:
-            return
-        view = view[n:]
+            write_all(master, data)
