@@ -117,6 +117,13 @@ def network_words(podium: Podium) -> list[str]:
     return words
 
 
+def _still_ours(bridge: str, gateway: str | None) -> bool:
+    """Bridge names are host-wide: once ours is gone, another root running at the same time
+    may make a bridge of the same name for its own network (with its own gateway)."""
+    addrs = sh("ip", "-o", "-4", "addr", "show", "dev", bridge)
+    return not addrs.strip() or not gateway or f" {gateway}/" in addrs
+
+
 def leftovers(podium: Podium) -> list[str]:
     """Remove the test's containers and networks; report what of its root is still on the host."""
     problems: list[str] = []
@@ -124,6 +131,8 @@ def leftovers(podium: Podium) -> list[str]:
         return problems
     words = network_words(podium)
     bridges = [w[:-1] for w in words if w.endswith(":")]
+    gateways = {n["network_interface"]: n["subnets"][0].get("gateway")
+                for n in json.loads(podium("network", "ls", "--format", "json", check=False).stdout or "[]")}
     suffixes = [w for w in words if re.fullmatch(r"[0-9A-F]{13}", w)]
     ids = podium("ps", "-aq", "--no-trunc", check=False).stdout.split()
     if ids:
@@ -147,7 +156,7 @@ def leftovers(podium: Podium) -> list[str]:
             pass
     links = sh("ip", "-o", "link")
     for b in bridges:
-        if re.search(rf"^\d+: {re.escape(b)}[:@]", links, re.M):
+        if re.search(rf"^\d+: {re.escape(b)}[:@]", links, re.M) and _still_ours(b, gateways.get(b)):
             problems.append(f"bridge {b} left")
     for w in words:
         if w.startswith("veth") and w in links:
