@@ -222,3 +222,26 @@ def test_published_port(api: Service, image: str) -> None:
             time.sleep(0.2)
     assert body == b"hello from podium\n"
     api.docker("rm", "-f", "web")
+
+
+def test_tty_containers(api: Service, image: str) -> None:
+    """docker run -t: one raw stream (no frame headers) for logs and attach; resize through conmon."""
+    api.docker("run", "-dt", "--name", "tt", "localhost/busybox", "sh", "-c", "tty; echo out; exec sleep 300")
+    assert json.loads(api.docker("inspect", "tt").stdout)[0]["Config"]["Tty"] is True
+    logs = api.docker("logs", "tt")
+    for _ in range(100):
+        if "out" in logs.stdout:
+            break
+        logs = api.docker("logs", "tt")
+    assert logs.stdout.splitlines() == ["/dev/pts/0", "out"], logs  # raw: no 8-byte headers in the text
+    status, _, _ = api.request("POST", "/containers/tt/resize?h=41&w=97")
+    assert status == 200
+    size = api.docker("exec", "tt", "sh", "-c", "stty size </dev/pts/0")
+    assert size.stdout.split() == ["41", "97"]
+    status, _, _ = api.request("POST", "/containers/tt/resize?h=0&w=97")
+    assert status == 400
+    # attached, with a TTY: what the terminal showed, raw
+    out = api.docker("run", "--rm", "-t", "localhost/busybox", "sh", "-c", "tty; exit 3", check=False)
+    assert out.returncode == 3 and out.stdout.strip() == "/dev/pts/0", out
+    api.docker("rm", "-f", "tt")
+    assert api.docker("ps", "-a", "-q").stdout.split() == []

@@ -63,7 +63,7 @@ BAD_BODIES = [
     (b'[1, 2]', "invalid request body"),
     (b'{"Image": "localhost/busybox", "HostConfig": {"Links": ["a:b"]}}', "HostConfig.Links"),
     (b'{"Image": "localhost/busybox", "HostConfig": {"SecurityOpt": ["apparmor=x"]}}', "SecurityOpt"),
-    (b'{"Image": "localhost/busybox", "Tty": true}', "Tty"),
+    (b'{"Image": "localhost/busybox", "Domainname": "example.org"}', "Domainname"),
     (b'{"Image": "localhost/busybox", "HostConfig": {"Memory": 1}}', "memory"),
 ]
 

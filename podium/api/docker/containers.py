@@ -210,6 +210,25 @@ def kill(ctx: Any, req: Any, id: str) -> Any:
     return no_content()
 
 
+@route("POST", "/containers/{id}/resize", summary="Resize a container's TTY", tag=TAG,
+       params=[Param("h", "integer", "rows"), Param("w", "integer", "columns")])
+def resize(ctx: Any, req: Any, id: str) -> Any:
+    from podium.engine.tty import resize_via_ctl
+    c = _get(ctx, id)
+    try:
+        rows, cols = int(req.arg("h") or 0), int(req.arg("w") or 0)
+    except ValueError:
+        raise bad_request("h and w must be integers") from None
+    if rows <= 0 or cols <= 0:
+        raise bad_request("h and w must be positive")
+    if not c["config"].get("tty"):
+        raise bad_request(f"container {c['id']} has no TTY to resize")
+    if c["state"]["status"] not in ("running", "paused"):
+        raise ApiError(409, f"Container {c['id']} is not running")
+    resize_via_ctl(ctx.engine.paths.bundle(c["id"]), (rows, cols))
+    return Response(200, b"", content_type="")
+
+
 @route("POST", "/containers/{id}/pause", summary="Pause a container", tag=TAG, status=204)
 def pause(ctx: Any, req: Any, id: str) -> Any:
     from podium.engine import lifecycle
@@ -393,8 +412,10 @@ def logs(ctx: Any, req: Any, id: str) -> Any:
         return req.client_gone()
     lines = logmod.read(ctx.engine, c["id"], tail=tail, since=since, until=until, follow=req.flag("follow"),
                         stop=gone)
-    return Stream(streams.log_frames(lines, stdout=out, stderr=err, timestamps=req.flag("timestamps")),
-                  content_type="application/vnd.docker.multiplexed-stream")
+    raw = bool(c["config"].get("tty"))
+    return Stream(streams.log_frames(lines, stdout=out, stderr=err, timestamps=req.flag("timestamps"), raw=raw),
+                  content_type="application/vnd.docker.raw-stream" if raw else
+                  "application/vnd.docker.multiplexed-stream")
 
 
 class AttachSlot:
@@ -420,8 +441,7 @@ def attach(ctx: Any, req: Any, id: str) -> Any:
     if not stream and not past:
         raise bad_request("attach needs stream=1 or logs=1")
     c = _get(ctx, id)
-    if c["config"].get("tty"):
-        raise bad_request("attaching to a TTY is not supported")
+    raw = bool(c["config"].get("tty"))  # a TTY's one stream goes raw, as Docker sends it
     status = c["state"]["status"]
     slot = None
     if stream and status in ("created", "exited"):
@@ -434,12 +454,12 @@ def attach(ctx: Any, req: Any, id: str) -> Any:
         eng = ctx.engine
         if past:
             for chunk in streams.log_frames(logmod.read(eng, c["id"]), stdout=want_out,
-                                            stderr=want_err, timestamps=False):
+                                            stderr=want_err, timestamps=False, raw=raw):
                 client.sendall(chunk)
         if not stream:
             return
         if slot is None:
-            _follow_into(eng, c["id"], client, want_out, want_err, tail=0)
+            _follow_into(eng, c["id"], client, want_out, want_err, tail=0, raw=raw)
             return
         try:
             while not slot.ready.wait(0.2):
@@ -448,7 +468,7 @@ def attach(ctx: Any, req: Any, id: str) -> Any:
                     return
                 if cur["state"]["status"] in ("running", "paused", "stopping"):
                     # started by someone else (the CLI, a restart policy): follow its log
-                    _follow_into(eng, c["id"], client, want_out, want_err, tail=0, since_start=cur)
+                    _follow_into(eng, c["id"], client, want_out, want_err, tail=0, since_start=cur, raw=raw)
                     return
                 # (no client_gone() here: a client without stdin half-closes its side at once)
         finally:
@@ -459,10 +479,10 @@ def attach(ctx: Any, req: Any, id: str) -> Any:
                 if not waiting:
                     _attach_slots(ctx).pop(c["id"], None)
         if slot.sock is not None:
-            streams.pump_conmon(slot.sock, client, stdin=want_in and bool(c["config"].get("interactive")))
+            streams.pump_conmon(slot.sock, client, stdin=want_in and bool(c["config"].get("interactive")), raw=raw)
             _remember_exit(ctx, c["id"])
         elif slot.error is None:
-            _follow_into(eng, c["id"], client, want_out, want_err, tail=None)
+            _follow_into(eng, c["id"], client, want_out, want_err, tail=None, raw=raw)
 
     return Hijack(run)
 
@@ -476,7 +496,7 @@ def _current(eng: Any, cid: str) -> dict[str, Any] | None:
 
 
 def _follow_into(eng: Any, cid: str, client: Any, out: bool, err: bool, *, tail: int | None,
-                 since_start: dict[str, Any] | None = None) -> None:
+                 since_start: dict[str, Any] | None = None, raw: bool = False) -> None:
     from podium.engine import logs as logmod
     from podium.engine.errors import NotFound
     since = None
@@ -486,7 +506,7 @@ def _follow_into(eng: Any, cid: str, client: Any, out: bool, err: bool, *, tail:
         tail = None
     try:
         for chunk in streams.log_frames(logmod.read(eng, cid, tail=tail, since=since, follow=True),
-                                        stdout=out, stderr=err, timestamps=False):
+                                        stdout=out, stderr=err, timestamps=False, raw=raw):
             client.sendall(chunk)
     except NotFound:
         return

@@ -128,9 +128,6 @@ def to_spec(body: dict[str, Any], name: str | None) -> Any:
             raise _unsupported("", field, body[field])
     if body.get("OnBuild"):
         raise _unsupported("", "OnBuild", body["OnBuild"])
-    if body.get("Tty"):
-        raise bad_request("Tty=true is not supported over the API yet (drop -t; podium's own "
-                          "CLI has run -t and exec -t)")
     if not body.get("Image"):
         raise bad_request("Image is required")
     log = (hc.get("LogConfig") or {}).get("Type") or ""
@@ -203,7 +200,7 @@ def to_spec(body: dict[str, Any], name: str | None) -> Any:
         pids_limit=pids if pids and pids > 0 else None, shm_size=hc.get("ShmSize") or None,
         hostname=body.get("Hostname") or None, restart=restart if restart != "no" else None,
         init=bool(hc.get("Init")), stop_signal=body.get("StopSignal") or None,
-        stop_timeout=body.get("StopTimeout"), interactive=bool(body.get("OpenStdin")),
+        stop_timeout=body.get("StopTimeout"), interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")),
         remove=bool(hc.get("AutoRemove")), network=network, ports=ports, ulimits=ulimits,
         sysctls=dict(hc.get("Sysctls") or {}), network_aliases=aliases, ip=ip,
         health=_health(body.get("Healthcheck")),

@@ -1,7 +1,8 @@
 """Docker's multiplexed stream: an 8-byte header (stream, 0, 0, 0, big-endian size) per frame.
 
-Used when a container has no TTY (podium's never have one) by logs, attach and
-exec. Stream 1 is stdout, 2 stderr; conmon's attach packets say 2 and 3.
+Used when a container has no TTY by logs, attach and exec. Stream 1 is stdout,
+2 stderr; conmon's attach packets say 2 and 3. A container with a TTY has one
+stream only, and Docker sends it raw (``raw=True``: no headers at all).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def frame(stream: int, data: bytes) -> bytes:
     return out
 
 
-def log_frames(lines: Iterator[Any], *, stdout: bool, stderr: bool, timestamps: bool) -> Iterator[bytes]:
-    """engine.logs lines -> frames, one per line."""
+def log_frames(lines: Iterator[Any], *, stdout: bool, stderr: bool, timestamps: bool,
+               raw: bool = False) -> Iterator[bytes]:
+    """engine.logs lines -> frames, one per line (``raw``: the bytes alone, a TTY's stream)."""
     for ln in lines:
         if ln.stream == "stderr":
             if not stderr:
@@ -52,7 +54,7 @@ def log_frames(lines: Iterator[Any], *, stdout: bool, stderr: bool, timestamps: 
         text = ln.text.encode() + (b"\n" if ln.complete else b"")
         if timestamps:
             text = rfc3339nano(ln.time).encode() + b" " + text
-        yield frame(s, text)
+        yield text if raw else frame(s, text)
 
 
 def rfc3339nano(ts: str) -> str:
@@ -60,8 +62,9 @@ def rfc3339nano(ts: str) -> str:
     return ts[:-6] + "Z" if ts.endswith("+00:00") else ts
 
 
-def pump_conmon(conmon: socket.socket, client: socket.socket, *, stdin: bool) -> None:
-    """Copy a conmon attach socket to a hijacked client (frames), and the client's bytes to stdin."""
+def pump_conmon(conmon: socket.socket, client: socket.socket, *, stdin: bool, raw: bool = False) -> None:
+    """Copy a conmon attach socket to a hijacked client (frames, or ``raw`` for a TTY), and the
+    client's bytes to stdin."""
     if stdin:
         def feed() -> None:
             try:
@@ -90,7 +93,7 @@ def pump_conmon(conmon: socket.socket, client: socket.socket, *, stdin: bool) ->
                 return
             stream = STDERR if data[0] == 3 else STDOUT
             if len(data) > 1:
-                client.sendall(frame(stream, data[1:]))
+                client.sendall(data[1:] if raw else frame(stream, data[1:]))
     except OSError:
         return
     finally:
