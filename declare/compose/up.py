@@ -659,49 +659,41 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
     """Block until every container of ``dep`` meets ``condition``; typed errors name the service."""
     if condition == "service_started":
         return
-    deadline = time.monotonic() + timeout
-    cs = [c for c in observe(engine, project.name) if service_of(c) == dep]
-    if not cs:
+    if not [c for c in observe(engine, project.name) if service_of(c) == dep]:
         raise RuntimeFailure(f"dependency {dep!r} has no container")
-    for c in cs:
-        name = c["name"]
-        last = [0.0]
-        while True:
-            try:
-                c = engine.containers.get(c["id"])
-            except NotFound:
-                raise RuntimeFailure(f"dependency {dep!r}: container {name} was removed") from None
-            state = c["state"]
-            status = state["status"]
-            if condition == "service_healthy":
-                if not c["config"].get("healthcheck"):
-                    raise ConfigError(f"service {dep!r} is awaited with condition service_healthy "
-                                      "but has no healthcheck", field=f"services.{dep}.healthcheck")
-                health = (state.get("health") or {}).get("Status")
-                if status == "running" and health == "healthy":
-                    event("Container", name, "Healthy")
-                    break
-                if health == "unhealthy":
-                    raise RuntimeFailure(f"dependency {dep!r}: container {name} is unhealthy")
-                if status in ("exited", "created"):
-                    raise RuntimeFailure(f"dependency {dep!r}: container {name} is {status}"
-                                         f" (exit code {state.get('exit_code', 0)}) and will not become healthy")
-            elif condition == "service_completed_successfully":
-                if status == "exited":
-                    code = int(state.get("exit_code", 0))
-                    if code != 0:
-                        raise RuntimeFailure(f"dependency {dep!r}: container {name} exited with code {code}"
-                                             " (service_completed_successfully)")
-                    event("Container", name, "Exited")
-                    break
-                if status == "created":
-                    raise RuntimeFailure(f"dependency {dep!r}: container {name} was not started")
-            if time.monotonic() > deadline:
-                raise RuntimeFailure(f"dependency {dep!r}: container {name} did not reach {condition} "
-                                     f"within {timeout:g}s")
-            if condition == "service_healthy":
-                _start_interval_check(engine, project, dep, c, last)
-            time.sleep(POLL_S)
+    who = f"dependency {dep!r}"
+
+    def met(c: dict[str, Any]) -> bool:
+        name, state = c["name"], c["state"]
+        status = state["status"]
+        if condition == "service_healthy":
+            if not c["config"].get("healthcheck"):
+                raise ConfigError(f"service {dep!r} is awaited with condition service_healthy "
+                                  "but has no healthcheck", field=f"services.{dep}.healthcheck")
+            health = (state.get("health") or {}).get("Status")
+            if status == "running" and health == "healthy":
+                event("Container", name, "Healthy")
+                return True
+            if health == "unhealthy":
+                raise RuntimeFailure(f"{who}: container {name} is unhealthy")
+            if status in ("exited", "created"):
+                raise RuntimeFailure(f"{who}: container {name} is {status}"
+                                     f" (exit code {state.get('exit_code', 0)}) and will not become healthy")
+        elif condition == "service_completed_successfully":
+            if status == "exited":
+                code = int(state.get("exit_code", 0))
+                if code != 0:
+                    raise RuntimeFailure(f"{who}: container {name} exited with code {code}"
+                                         " (service_completed_successfully)")
+                event("Container", name, "Exited")
+                return True
+            if status == "created":
+                raise RuntimeFailure(f"{who}: container {name} was not started")
+        return False
+
+    _poll(engine, project, dep, timeout, who, met,
+          lambda c: f"{who}: container {c['name']} did not reach {condition} within {timeout:g}s",
+          checks=condition == "service_healthy")
 
 
 def dependents_first(project: Project | None, cs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -798,34 +790,55 @@ def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, 
                  event: Callable[[str, str, str], None]) -> None:
     """``up --wait``: every container of ``name`` running, and healthy if it has a check
     (a one-shot awaited by another service may have exited 0 instead)."""
+    who = f"service {name!r}"
+
+    def health_of(c: dict[str, Any]) -> str | None:
+        return (c["state"].get("health") or {}).get("Status") if c["config"].get("healthcheck") else None
+
+    def ready(c: dict[str, Any]) -> bool:
+        cname, state = c["name"], c["state"]
+        status = state["status"]
+        code = int(state.get("exit_code", 0))
+        if status == "exited":
+            if one_shot and code == 0:
+                return True
+            raise RuntimeFailure(f"{who}: container {cname} exited (exit code {code})")
+        if status == "created":
+            raise RuntimeFailure(f"{who}: container {cname} is not started")
+        health = health_of(c)
+        if status == "running" and health in (None, "healthy"):
+            event("Container", cname, "Healthy" if health else "Running")
+            return True
+        if health == "unhealthy":
+            raise RuntimeFailure(f"{who}: container {cname} is unhealthy")
+        return False
+
+    _poll(engine, project, name, timeout, who, ready,
+          lambda c: f"{who}: container {c['name']} did not become "
+                    f"{'healthy' if health_of(c) else 'running'} within {timeout:g}s (--wait-timeout)")
+
+
+def _poll(engine: "Engine", project: Project, service: str, timeout: float, who: str,
+          done: Callable[[dict[str, Any]], bool], late: Callable[[dict[str, Any]], str], *,
+          checks: bool = True) -> None:
+    """Poll each container of ``service`` until ``done(c)`` (which raises what can never be met),
+    with ``checks`` running ``start_interval`` checks meanwhile; ``late(c)`` words the timeout,
+    one deadline for all."""
     deadline = time.monotonic() + timeout
-    for c in [c for c in observe(engine, project.name) if service_of(c) == name]:
+    for c in [c for c in observe(engine, project.name) if service_of(c) == service]:
         cname = c["name"]
         last = [0.0]
         while True:
             try:
                 c = engine.containers.get(c["id"])
             except NotFound:
-                raise RuntimeFailure(f"service {name!r}: container {cname} was removed") from None
-            state = c["state"]
-            status = state["status"]
-            code = int(state.get("exit_code", 0))
-            if status == "exited":
-                if one_shot and code == 0:
-                    break
-                raise RuntimeFailure(f"service {name!r}: container {cname} exited (exit code {code})")
-            if status == "created":
-                raise RuntimeFailure(f"service {name!r}: container {cname} is not started")
-            health = (state.get("health") or {}).get("Status") if c["config"].get("healthcheck") else None
-            if status == "running" and health in (None, "healthy"):
-                event("Container", cname, "Healthy" if health else "Running")
+                raise RuntimeFailure(f"{who}: container {cname} was removed") from None
+            if done(c):
                 break
-            if health == "unhealthy":
-                raise RuntimeFailure(f"service {name!r}: container {cname} is unhealthy")
             if time.monotonic() > deadline:
-                raise RuntimeFailure(f"service {name!r}: container {cname} did not become "
-                                     f"{'healthy' if health else 'running'} within {timeout:g}s (--wait-timeout)")
-            _start_interval_check(engine, project, name, c, last)
+                raise RuntimeFailure(late(c))
+            if checks:
+                _start_interval_check(engine, project, service, c, last)
             time.sleep(POLL_S)
 
 
