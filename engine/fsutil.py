@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 
 def rmtree(path: str | os.PathLike[str], *, _dev: int | None = None) -> None:
     """Remove a directory tree without following symlinks or crossing into other mounts.
@@ -82,3 +86,45 @@ def write_all(fd: int, data: bytes) -> None:
         except BrokenPipeError:
             return
         view = view[n:]
+
+
+def resolve_beneath(root: str, path: str, *, looped: "Callable[[], Exception]",
+                    escaped: "Callable[[str], Exception] | None" = None, host_links: bool = False) -> str:
+    """``path`` (relative to ``root``) as a host path, every symlink followed without leaving ``root``.
+
+    Two policies, one walk (at most 40 links, then ``looped()`` is raised):
+    - a container's root (``escaped`` None): ``..`` stops at the root and an absolute
+      link target starts again at the root, as inside a chroot;
+    - a build context (``escaped`` given, ``host_links``): absolute targets are host
+      paths, and whatever leads out of ``root`` raises ``escaped(detail)`` (``detail``
+      names the link, or is empty for a ``..`` above the root).
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            elif escaped is not None:
+                raise escaped("")
+            continue
+        try:
+            target = os.readlink(os.path.join(root, *done, part))
+        except OSError:
+            done.append(part)
+            continue
+        hops += 1
+        if hops > 40:
+            raise looped()
+        if target.startswith("/"):
+            if host_links:
+                real = os.path.normpath(target)
+                if real != root and not real.startswith(root + "/"):
+                    assert escaped is not None
+                    raise escaped(f"{'/'.join(done + [part])} is a symlink to {target}")
+                target = os.path.relpath(real, root)
+            done = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+    return os.path.join(root, *done)

@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..fsutil import copy_file, remove_path
+from ..fsutil import copy_file, remove_path, resolve_beneath
 from ..runtime.users import resolve_in_root
 
 TYPE_CHECKING = False
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
     from .ignore import Matcher
 
-_MAX_HOPS = 40
 _WILDCARD = "*?["
 
 
@@ -62,36 +61,13 @@ class Outside(ConfigError):
 
 def resolve_in_context(context: str, rel: str, word: str) -> str:
     """``rel`` inside ``context`` with every symlink followed; Outside if it leaves."""
-    ctx = os.path.realpath(context)
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if not done:
-                raise Outside(f"COPY source {word!r} is outside the build context {context}: "
-                              "only files in the context can be copied")
-            done.pop()
-            continue
-        cand = os.path.join(ctx, *done, part)
-        try:
-            target = os.readlink(cand)
-        except OSError:
-            done.append(part)
-            continue
-        hops += 1
-        if hops > _MAX_HOPS:
-            raise ConfigError(f"COPY source {word!r}: too many levels of symbolic links")
-        if target.startswith("/"):
-            real = os.path.normpath(target)
-            if real != ctx and not real.startswith(ctx + "/"):
-                raise Outside(f"COPY source {word!r} is outside the build context: "
-                              f"{'/'.join(done + [part])} is a symlink to {target}")
-            done = []
-            target = os.path.relpath(real, ctx)
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return os.path.join(ctx, *done)
+    def outside(detail: str) -> Exception:
+        if not detail:
+            return Outside(f"COPY source {word!r} is outside the build context {context}: "
+                           "only files in the context can be copied")
+        return Outside(f"COPY source {word!r} is outside the build context: {detail}")
+    return resolve_beneath(os.path.realpath(context), rel, host_links=True, escaped=outside, looped=lambda: ConfigError(
+        f"COPY source {word!r}: too many levels of symbolic links"))
 
 
 def _expand(root: str, pattern: str, matcher: Matcher | None) -> list[str]:

@@ -17,34 +17,15 @@ from __future__ import annotations
 import os
 
 from podium.engine.errors import ConfigError
+from podium.engine.fsutil import resolve_beneath
 
 _MAX_ID = 2**31 - 1
 
 
 def resolve_in_root(root: str, path: str) -> str:
     """``path`` (absolute inside the container) as a host path under ``root``, symlinks chased inside ``root``."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > 40:
-            raise ConfigError(f"too many levels of symbolic links resolving {path} in the image")
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return os.path.join(root, *resolved)
+    return resolve_beneath(root, path, looped=lambda: ConfigError(
+        f"too many levels of symbolic links resolving {path} in the image"))
 
 
 def _read_db(rootfs: str | None, name: str) -> list[list[str]] | None:
