@@ -232,11 +232,12 @@ def _exit_command(engine: "Engine", cid: str) -> list[str]:
     ``stop_locked`` runs ``cleanup_locked`` next), so the new Python process conmon
     would start for the same job only competed for the CPU and the lock (``compose
     down`` of three containers started three). ``stop_locked`` leaves a mark in the
-    bundle; the shell finds it and ends. Any other exit still gets its cleanup.
+    bundle holding its pid; the shell finds it, sees that process alive, and ends.
+    Any other exit still gets its cleanup, and so does one whose stopper was killed.
     """
     mark = str(engine.paths.bundle(cid) / STOP_MARK)
-    return ["/bin/sh", "-c", 'test -e "$0" || exec "$@"', mark,
-            *engine.self_command(), "container", "cleanup", cid]
+    return ["/bin/sh", "-c", 'read p < "$0" 2>/dev/null && [ -n "$p" ] && [ -d "/proc/$p" ] && exit 0; '
+            'exec "$@"', mark, *engine.self_command(), "container", "cleanup", cid]
 
 
 def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = None) -> None:
@@ -250,7 +251,7 @@ def stop_locked(engine: "Engine", c: dict[str, Any], *, timeout: int | None = No
     exit_file = engine.paths.exit_file(cid)
     mark = engine.paths.bundle(cid) / STOP_MARK
     try:
-        mark.touch()
+        mark.write_text(f"{os.getpid()}\n")
     except OSError:
         pass
     exited = conmon.ExitWatch(c["state"].get("pid") or 0, exit_file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def test_exit_command_leaves_the_cleanup_to_the_stopping_process(tmp_path: Path)
     out = tmp_path / "out"
     argv, mark = _argv(tmp_path, out)
     mark.parent.mkdir(parents=True)
-    mark.touch()
+    mark.write_text(f"{os.getpid()}\n")  # the stopper (here: this test) is alive
     assert subprocess.run(argv, timeout=10).returncode == 0
     assert not out.exists()
+
+
+def test_exit_command_cleans_up_when_the_stopper_was_killed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv, mark = _argv(tmp_path, out)
+    mark.parent.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    mark.write_text(f"{gone.pid}\n")
+    assert subprocess.run(argv, timeout=10).returncode == 0
+    assert out.read_text() == "ran\n"
