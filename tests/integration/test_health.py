@@ -151,15 +151,18 @@ def test_checker_ends_when_the_container_exits_by_itself(podium: Podium, image: 
 
 
 def test_on_failure_restart(podium: Podium, image: str) -> None:
-    cid = run_with_check(podium, image, "--health-cmd", "test -f /tmp/ok", "--health-retries", "1",
-                         "--health-on-failure", "restart", name="flaky")
-    first = inspect(podium, "flaky")
+    # fails once when told to (/tmp lives in the container's own layer, which a restart keeps)
+    cid = run_with_check(podium, image, "--health-cmd", "test ! -f /tmp/break || { rm /tmp/break; exit 1; }",
+                         "--health-retries", "1", "--health-on-failure", "restart", name="flaky")
+    first = wait_for("healthy", lambda: (lambda i: i if (i["State"].get("Health") or {}).get("Status") == "healthy"
+                                         else None)(inspect(podium, "flaky")))
     assert first["RestartCount"] == 0 and first["Config"]["HealthcheckOnFailureAction"] == "restart"
     old_pid = checker_pid(podium, cid)
-    after = wait_for("a restart", lambda: (lambda i: i if i["RestartCount"] >= 1 else None)(
-        inspect(podium, "flaky")), timeout=30)
+    podium("exec", "flaky", "touch", "/tmp/break")
+    after = wait_for("a restart, then healthy", lambda: (lambda i: i if i["RestartCount"] >= 1 and (
+        i["State"].get("Health") or {}).get("Status") == "healthy" else None)(inspect(podium, "flaky")), timeout=30)
     assert after["State"]["StartedAt"] != first["State"]["StartedAt"]
-    assert after["State"]["Status"] == "running"
+    assert after["State"]["Status"] == "running" and after["RestartCount"] == 1
     assert not alive(old_pid), "the old run's checker ended"
     wait_for("the new run's checker", lambda: (lambda p: p and p != old_pid and alive(p))(
         checker_pid(podium, cid)))
