@@ -44,8 +44,7 @@ def run_attached(engine: "Engine", c: dict[str, Any], *, stdin_fd: int | None = 
     ctrs = engine.containers
     policy = (c["config"].get("restart_policy") or {}).get("Name", "no")
     terminal = bool(c["config"].get("tty"))
-    size_fd = next((fd for fd in (stdin_fd, stdout_fd) if fd is not None and ttys.window_size(fd)), None) \
-        if terminal else None
+    size_fd = ttys.size_source(stdin_fd, stdout_fd) if terminal else None
     lifecycle.start_dependencies(engine, c)
     with ctrs.lock(c["id"]):
         c = ctrs.reload(c["id"])

@@ -108,7 +108,7 @@ def _exec_tty(engine: "Engine", cid: str, pfile: "os.PathLike[str]", *, interact
             raise RuntimeFailure(f"exec: {err[-1] if err else 'the runtime sent no terminal'}")
         pid = int((tmp / "pid").read_text().strip())
         try:
-            size_fd = next((fd for fd in (stdin_fd, stdout_fd) if ttys.window_size(fd)), None)
+            size_fd = ttys.size_source(stdin_fd, stdout_fd)
             with ttys.raw_terminal(stdin_fd if interactive else None), \
                     ttys.follow_resizes(size_fd, lambda size: ttys.set_window_size(master, size)):
                 ttys.relay(master, stdin_fd if interactive else None, stdout_fd)

@@ -89,15 +89,15 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def resolve_beneath(root: str, path: str, *, looped: "Callable[[], Exception]",
-                    escaped: "Callable[[str], Exception] | None" = None, host_links: bool = False) -> str:
+                    escaped: "Callable[[str], Exception] | None" = None) -> str:
     """``path`` (relative to ``root``) as a host path, every symlink followed without leaving ``root``.
 
     Two policies, one walk (at most 40 links, then ``looped()`` is raised):
     - a container's root (``escaped`` None): ``..`` stops at the root and an absolute
       link target starts again at the root, as inside a chroot;
-    - a build context (``escaped`` given, ``host_links``): absolute targets are host
-      paths, and whatever leads out of ``root`` raises ``escaped(detail)`` (``detail``
-      names the link, or is empty for a ``..`` above the root).
+    - a build context (``escaped`` given): absolute targets are host paths, and
+      whatever leads out of ``root`` raises ``escaped(detail)`` (``detail`` names the
+      link, or is empty for a ``..`` above the root).
     """
     parts = [p for p in path.split("/") if p not in ("", ".")]
     done: list[str] = []
@@ -119,10 +119,9 @@ def resolve_beneath(root: str, path: str, *, looped: "Callable[[], Exception]",
         if hops > 40:
             raise looped()
         if target.startswith("/"):
-            if host_links:
+            if escaped is not None:
                 real = os.path.normpath(target)
                 if real != root and not real.startswith(root + "/"):
-                    assert escaped is not None
                     raise escaped(f"{'/'.join(done + [part])} is a symlink to {target}")
                 target = os.path.relpath(real, root)
             done = []

@@ -517,17 +517,16 @@ def _wait(p: "subprocess.Popen[bytes]", timeout: float) -> int:
     delayed every check's verdict, and so every ``service_healthy`` gate, by tens of
     milliseconds; a pidfd becomes readable exactly when the process exits.
     """
-    import select
     import subprocess
+
+    from .runtime.conmon import pidfd_exited
 
     try:
         fd = os.pidfd_open(p.pid)
     except (AttributeError, OSError):
         return p.wait(timeout=timeout)
     try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        if not poller.poll(max(0, int(timeout * 1000))):
+        if not pidfd_exited(fd, timeout):
             raise subprocess.TimeoutExpired(p.args, timeout)
     finally:
         os.close(fd)

@@ -41,6 +41,11 @@ def window_size(fd: int) -> tuple[int, int] | None:
     return (rows, cols) if rows and cols else None
 
 
+def size_source(*fds: int | None) -> int | None:
+    """The first of ``fds`` that is a terminal with a size: where a container's size comes from."""
+    return next((fd for fd in fds if fd is not None and window_size(fd)), None)
+
+
 def set_window_size(fd: int, size: tuple[int, int]) -> None:
     import fcntl
     import termios

@@ -659,8 +659,6 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
     """Block until every container of ``dep`` meets ``condition``; typed errors name the service."""
     if condition == "service_started":
         return
-    if not [c for c in observe(engine, project.name) if service_of(c) == dep]:
-        raise RuntimeFailure(f"dependency {dep!r} has no container")
     who = f"dependency {dep!r}"
 
     def met(c: dict[str, Any]) -> bool:
@@ -693,7 +691,7 @@ def _await(engine: "Engine", project: Project, dep: str, condition: str, timeout
 
     _poll(engine, project, dep, timeout, who, met,
           lambda c: f"{who}: container {c['name']} did not reach {condition} within {timeout:g}s",
-          checks=condition == "service_healthy")
+          checks=condition == "service_healthy", required=True)
 
 
 def dependents_first(project: Project | None, cs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -820,12 +818,15 @@ def _await_ready(engine: "Engine", project: Project, name: str, one_shot: bool, 
 
 def _poll(engine: "Engine", project: Project, service: str, timeout: float, who: str,
           done: Callable[[dict[str, Any]], bool], late: Callable[[dict[str, Any]], str], *,
-          checks: bool = True) -> None:
+          checks: bool = True, required: bool = False) -> None:
     """Poll each container of ``service`` until ``done(c)`` (which raises what can never be met),
     with ``checks`` running ``start_interval`` checks meanwhile; ``late(c)`` words the timeout,
-    one deadline for all."""
+    one deadline for all. ``required``: a service without containers is an error."""
     deadline = time.monotonic() + timeout
-    for c in [c for c in observe(engine, project.name) if service_of(c) == service]:
+    cs = [c for c in observe(engine, project.name) if service_of(c) == service]
+    if required and not cs:
+        raise RuntimeFailure(f"{who} has no container")
+    for c in cs:
         cname = c["name"]
         last = [0.0]
         while True:

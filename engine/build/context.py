@@ -66,7 +66,7 @@ def resolve_in_context(context: str, rel: str, word: str) -> str:
             return Outside(f"COPY source {word!r} is outside the build context {context}: "
                            "only files in the context can be copied")
         return Outside(f"COPY source {word!r} is outside the build context: {detail}")
-    return resolve_beneath(os.path.realpath(context), rel, host_links=True, escaped=outside, looped=lambda: ConfigError(
+    return resolve_beneath(os.path.realpath(context), rel, escaped=outside, looped=lambda: ConfigError(
         f"COPY source {word!r}: too many levels of symbolic links"))
 
 

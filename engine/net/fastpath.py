@@ -311,15 +311,8 @@ def remove_bridge(n: dict[str, Any], *, alive_dir: str | None = None) -> None:
         if alive_dir is None or _threaded() or not os.path.isdir(alive_dir):
             reap([n], [])
         else:
-            _background(lambda lock_fd: _reap_holding(lock_fd, [n]), keep_fd=fd, alive_dir=alive_dir)
-
-
-def _reap_holding(lock_fd: int, nets: list[dict[str, Any]]) -> None:
-    """``reap`` in a background child, then let go of the lock it was handed."""
-    try:
-        reap(nets, [])
-    finally:
-        os.close(lock_fd)
+            # the child holds the lock until it exits, right after the reap
+            _background(lambda _lock_fd: reap([n], []), keep_fd=fd, alive_dir=alive_dir)
 
 
 _reapers: list[int] = []

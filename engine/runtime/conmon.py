@@ -159,6 +159,14 @@ def attach_socket(socket_dir: Path, cuuid: str) -> socket.socket:
     return s
 
 
+def pidfd_exited(fd: int, timeout: float) -> bool:
+    """Whether the process behind pidfd ``fd`` ends within ``timeout`` seconds (woken at once)."""
+    import select
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
 class ExitWatch:
     """Waits for a container's exit: its init process's pidfd, then conmon's exit file.
 
@@ -182,15 +190,12 @@ class ExitWatch:
         deadline = time.monotonic() + timeout
         if self.fd < 0:
             return wait_for_file(self.exit_file, timeout)
-        import select
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN)
         while not os.path.exists(self.exit_file):
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             # short slices: the exit file is the authority, whatever the pid does
-            if poller.poll(max(1, int(min(left, 0.05) * 1000))):
+            if pidfd_exited(self.fd, max(0.001, min(left, 0.05))):
                 # conmon writes the exit file right after it reaps the process
                 return wait_for_file(self.exit_file, max(0.0, deadline - time.monotonic()), interval=0.001)
         return True

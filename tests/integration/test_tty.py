@@ -75,32 +75,11 @@ def test_run_it_is_a_terminal_of_the_callers_size_and_restores_it(podium: Podium
 
 def test_run_it_ctrl_c_goes_to_the_container_terminal(podium: Podium, image: str) -> None:
     # in raw mode ^C is a byte for the container's terminal, which makes it SIGINT there
-    pid, master = pty.fork()
-    if pid == 0:
-        os.chdir(REPO)
-        os.execve(PODIUM[0], [*PODIUM, "run", "--rm", "-it", image, "sh", "-c",
-                              "trap 'echo got-int; exit 5' INT; echo ready; while :; do sleep 0.1; done"],
-                  podium.env)
-        os._exit(127)
-    out = bytearray()
-    deadline = time.monotonic() + 30
-    sent = False
-    while time.monotonic() < deadline:
-        if select.select([master], [], [], 0.2)[0]:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-        if b"ready" in out and not sent:
-            os.write(master, b"\x03")
-            sent = True
-    os.close(master)
-    _, status = os.waitpid(pid, 0)
-    assert sent and b"got-int" in out, out
-    assert os.waitstatus_to_exitcode(status) == 5
+    code, shown, _ = in_terminal(podium, ["run", "--rm", "-it", image, "sh", "-c",
+                                          "trap 'echo got-int; exit 5' INT; echo ready; while :; do sleep 0.1; done"],
+                                 b"\x03", after=b"ready", timeout=30)
+    assert b"ready" in shown and b"got-int" in shown, shown
+    assert code == 5
 
 
 def test_exec_it_and_exec_t(podium: Podium, image: str) -> None:
