@@ -50,6 +50,16 @@ def ids(podium: Podium) -> dict[str, str]:
     return {c["Names"][0]: c["Id"] for c in json.loads(out or "[]")}
 
 
+def waited(podium: Podium, name: str) -> int:
+    """The exit code of a one-shot container, once it has ended."""
+    eng = podium.engine()
+    try:
+        from podium.engine import lifecycle
+        return lifecycle.wait(eng, name)
+    finally:
+        eng.close()
+
+
 def compose_ps(compose: Any, f: Path, *glob: str) -> list[dict[str, Any]]:
     return json.loads(compose("-f", str(f), *glob, "ps", "-a", "--format", "json").stdout)
 
@@ -58,12 +68,7 @@ def test_services_reach_each_other_by_name_and_alias(podium: Podium, case: Any) 
     make, compose = case
     f = make("dns")
     compose("-f", str(f), "up", "-d")
-    eng = podium.engine()
-    try:
-        from podium.engine import lifecycle
-        assert lifecycle.wait(eng, "dnsdemo-client-1") == 0
-    finally:
-        eng.close()
+    assert waited(podium, "dnsdemo-client-1") == 0
     logs = compose("-f", str(f), "logs", "client").stdout
     assert logs.count("hello from podium") == 2, logs
     assert "client-1  | hello from podium" in logs
@@ -228,12 +233,7 @@ def test_hosts_dns_groups_and_security_options(podium: Podium, case: Any) -> Non
     make, compose = case
     f = make("hosts_dns")
     compose("-f", str(f), "up", "-d")
-    eng = podium.engine()
-    try:
-        from podium.engine import lifecycle
-        assert lifecycle.wait(eng, "hostsdns-probe-1") == 0
-    finally:
-        eng.close()
+    assert waited(podium, "hostsdns-probe-1") == 0
     out = podium("logs", "hostsdns-probe-1").stdout
     assert "10.1.2.3" in out and "db.internal" in out, out
     assert "nameserver 10.9.9.9" in out and "search corp.example" in out and "options ndots:3" in out, out
